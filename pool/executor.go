@@ -1,0 +1,382 @@
+package pool
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// ExecutorConfig configures a standalone [Executor]. Pool builds one from
+// its Config; the fields mean the same as there.
+type ExecutorConfig struct {
+	// MaxConcurrent bounds the calls running at once. Default: 1.
+	MaxConcurrent int
+	// MinConcurrent is the floor of the adaptive limit. Default: 1.
+	MinConcurrent int
+	// MaxQueue bounds the waiting calls. Default: 10000.
+	MaxQueue int
+	// QueueTimeout bounds the wait for a slot. Default: 10s.
+	QueueTimeout time.Duration
+	// OpTimeout bounds one attempt once it holds a slot. Default: 6s.
+	OpTimeout time.Duration
+	// Retry bounds retries.
+	Retry RetryConfig
+	// Classify decides what an error means. Default: the package's Classify.
+	Classify func(error) Class
+	// OnExhausted is called (without locks held, at most once per
+	// decrease) when an Exhausted error lowered the limit. Default: nil.
+	OnExhausted func(newLimit int)
+	// OnLimitChange is called when the adaptive limit changes. Default: nil.
+	OnLimitChange func(old, new int, reason string)
+	// OnRetry is called before each retry. Default: nil.
+	OnRetry func(attempt int, class Class, err error)
+}
+
+// Executor admits calls in FIFO order, at most Limit() at a time, with a
+// bounded queue, a queue timeout, an operation timeout, safe retries and an
+// adaptive limit. It is what every Pool call goes through; it is exported
+// so that other work can share the same discipline, and so that it can be
+// measured without a database. It is safe for concurrent use.
+type Executor struct {
+	cfg ExecutorConfig
+
+	mu       sync.Mutex
+	limit    int
+	inFlight int
+	queue    waitList
+	closed   bool
+	drained  chan struct{} // closed when closed && inFlight == 0
+
+	successes    int       // successes since the limit last changed, under mu
+	lastDecrease time.Time // under mu
+
+	budget retryBudget
+	waits  waitHistogram
+
+	processed, failed, retried, rejected, timedOut, canceled atomic.Int64
+	exhaustions, decreases, increases                        atomic.Int64
+}
+
+// NewExecutor returns an Executor; zero fields take their defaults. It
+// fails on negative values and on MinConcurrent > MaxConcurrent.
+func NewExecutor(cfg ExecutorConfig) (*Executor, error) {
+	c := Config{
+		MaxOpenConns: max(cfg.MaxConcurrent, 1), MaxConcurrent: max(cfg.MaxConcurrent, 0), MinConcurrent: cfg.MinConcurrent,
+		MaxQueue: cfg.MaxQueue, QueueTimeout: cfg.QueueTimeout, OpTimeout: cfg.OpTimeout, Retry: cfg.Retry,
+		Profile: Development,
+	}
+	if cfg.MaxConcurrent < 0 {
+		c.MaxConcurrent = cfg.MaxConcurrent
+	}
+	c, err := c.withDefaults(nil)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.MaxConcurrent == 0 {
+		c.MaxConcurrent = 1
+		c.MinConcurrent = 1
+	}
+	cfg.MaxConcurrent, cfg.MinConcurrent, cfg.MaxQueue = c.MaxConcurrent, c.MinConcurrent, c.MaxQueue
+	cfg.QueueTimeout, cfg.OpTimeout, cfg.Retry = c.QueueTimeout, c.OpTimeout, c.Retry
+	return newExecutor(cfg), nil
+}
+
+func newExecutor(cfg ExecutorConfig) *Executor {
+	if cfg.Classify == nil {
+		cfg.Classify = Classify
+	}
+	e := &Executor{cfg: cfg, limit: cfg.MaxConcurrent, drained: make(chan struct{})}
+	e.budget.init(cfg.Retry.Budget)
+	return e
+}
+
+// CallOption changes how one call is run. Options are values: passing them
+// costs no allocation.
+type CallOption struct {
+	idempotent bool
+	noRetry    bool
+	tx         bool          // a Transaction: retried only when BEGIN failed
+	timeout    time.Duration // replaces OpTimeout when set
+}
+
+// Idempotent marks a call as safe to run more than once: it may be retried
+// even when the connection was lost after the statement was sent. Reads
+// are; an INSERT without a unique key is not.
+func Idempotent() CallOption { return CallOption{idempotent: true} }
+
+// NoRetry turns off every retry of this call, safe ones included.
+func NoRetry() CallOption { return CallOption{noRetry: true} }
+
+// Run runs fn once a slot is free, under OpTimeout, retrying as the
+// error's class and the options allow. ctx bounds the whole call: the wait
+// in the queue, every attempt and every backoff. The ctx given to fn is
+// ctx with the operation deadline.
+func (e *Executor) Run(ctx context.Context, fn func(context.Context) error, opts ...CallOption) error {
+	var o CallOption
+	for _, x := range opts {
+		o.idempotent = o.idempotent || x.idempotent
+		o.noRetry = o.noRetry || x.noRetry
+		o.tx = o.tx || x.tx
+		o.timeout = max(o.timeout, x.timeout)
+	}
+	err := e.attempt(ctx, fn, o.timeout)
+	if err == nil || !e.retryable(err, o) {
+		return err
+	}
+	return e.retryLoop(ctx, fn, o, err)
+}
+
+// attempt is one pass: wait for a slot, run fn under OpTimeout, release.
+func (e *Executor) attempt(ctx context.Context, fn func(context.Context) error, timeout time.Duration) error {
+	if err := e.acquire(ctx); err != nil {
+		return err
+	}
+	if timeout == 0 {
+		timeout = e.cfg.OpTimeout
+	}
+	err := e.call(ctx, fn, timeout)
+	e.release(e.cfg.Classify(err))
+	return err
+}
+
+func (e *Executor) call(ctx context.Context, fn func(context.Context) error, timeout time.Duration) error {
+	if d, ok := ctx.Deadline(); !ok || time.Until(d) > timeout {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, timeout)
+		defer cancel()
+	}
+	return fn(ctx)
+}
+
+// acquire takes a slot, waiting in FIFO order.
+func (e *Executor) acquire(ctx context.Context) error {
+	e.mu.Lock()
+	if e.closed {
+		e.mu.Unlock()
+		return ErrClosed
+	}
+	if e.inFlight < e.limit && e.queue.len == 0 {
+		e.inFlight++
+		e.mu.Unlock()
+		e.waits.observe(0)
+		return nil
+	}
+	if e.queue.len >= e.cfg.MaxQueue {
+		e.mu.Unlock()
+		e.rejected.Add(1)
+		return ErrQueueFull
+	}
+	if err := ctx.Err(); err != nil {
+		e.mu.Unlock()
+		return err
+	}
+	w := getWaiter()
+	e.queue.pushBack(w)
+	e.mu.Unlock()
+
+	start := time.Now()
+	timer := time.NewTimer(e.cfg.QueueTimeout)
+	var err error
+	select {
+	case <-w.ready:
+	case <-ctx.Done():
+		err = ctx.Err()
+	case <-timer.C:
+		err = ErrQueueTimeout
+	}
+	timer.Stop()
+	if err != nil {
+		e.mu.Lock()
+		switch {
+		case w.granted:
+			// The slot arrived as we gave up: hand it on.
+			e.releaseLocked(OK, false)
+		case w.closed:
+			err = ErrClosed
+		default:
+			e.queue.remove(w)
+		}
+		e.mu.Unlock()
+		if err == ErrQueueTimeout {
+			e.timedOut.Add(1)
+		} else if err != ErrClosed {
+			e.canceled.Add(1)
+		}
+	} else if w.closed {
+		err = ErrClosed
+	}
+	putWaiter(w)
+	if err == nil {
+		e.waits.observe(time.Since(start))
+	}
+	return err
+}
+
+// release frees a slot and, on exhaustion, lowers the limit.
+func (e *Executor) release(c Class) {
+	e.mu.Lock()
+	dec := e.releaseLocked(c, true)
+	e.mu.Unlock()
+	if dec.happened {
+		if e.cfg.OnLimitChange != nil {
+			e.cfg.OnLimitChange(dec.old, dec.new, dec.reason)
+		}
+		if dec.reason == "exhausted" && e.cfg.OnExhausted != nil {
+			e.cfg.OnExhausted(dec.new)
+		}
+	}
+}
+
+type limitChange struct {
+	happened bool
+	old, new int
+	reason   string
+}
+
+// decreaseCooldown keeps a burst of exhaustion errors, all caused by the
+// same oversubscription, from halving the limit once per error.
+const decreaseCooldown = 250 * time.Millisecond
+
+func (e *Executor) releaseLocked(c Class, count bool) (ch limitChange) {
+	e.inFlight--
+	if count {
+		switch c {
+		case OK:
+			e.processed.Add(1)
+			e.budget.success()
+			if e.limit < e.cfg.MaxConcurrent {
+				e.successes++
+				// Additive increase: one more slot per 8×limit successes, and
+				// not within a second of a decrease.
+				if e.successes >= 8*e.limit && time.Since(e.lastDecrease) > time.Second {
+					ch = limitChange{true, e.limit, e.limit + 1, "recovered"}
+					e.limit++
+					e.successes = 0
+					e.increases.Add(1)
+				}
+			}
+		case Exhausted:
+			e.failed.Add(1)
+			e.exhaustions.Add(1)
+			if now := time.Now(); now.Sub(e.lastDecrease) > decreaseCooldown {
+				e.lastDecrease = now
+				e.successes = 0
+				if n := max(e.limit/2, e.cfg.MinConcurrent); n < e.limit {
+					ch = limitChange{true, e.limit, n, "exhausted"}
+					e.limit = n
+					e.decreases.Add(1)
+				} else {
+					ch = limitChange{true, e.limit, e.limit, "exhausted"}
+					ch.happened = true
+				}
+			}
+		default:
+			e.failed.Add(1)
+		}
+	}
+	for e.queue.len > 0 && e.inFlight < e.limit {
+		w := e.queue.popFront()
+		w.granted = true
+		e.inFlight++
+		w.ready <- struct{}{}
+	}
+	if e.closed && e.inFlight == 0 {
+		select {
+		case <-e.drained:
+		default:
+			close(e.drained)
+		}
+	}
+	return ch
+}
+
+func (e *Executor) retryable(err error, o CallOption) bool {
+	if o.noRetry || e.cfg.Retry.Attempts <= 1 {
+		return false
+	}
+	if o.tx {
+		var be *beginError
+		if !errors.As(err, &be) {
+			return false
+		}
+	}
+	switch e.cfg.Classify(err) {
+	case Transient, Exhausted:
+		return true
+	case ConnectionLost:
+		return o.idempotent
+	}
+	return false
+}
+
+// Stats is a value snapshot of the executor's gauges and counters.
+func (e *Executor) Stats() ExecutorStats {
+	e.mu.Lock()
+	s := ExecutorStats{
+		QueueLength: e.queue.len, InFlight: e.inFlight, Limit: e.limit, MaxConcurrent: e.cfg.MaxConcurrent,
+		MaxQueue: e.cfg.MaxQueue, Closed: e.closed,
+	}
+	e.mu.Unlock()
+	s.Processed, s.Failed, s.Retried = e.processed.Load(), e.failed.Load(), e.retried.Load()
+	s.Rejected, s.TimedOut, s.Canceled = e.rejected.Load(), e.timedOut.Load(), e.canceled.Load()
+	s.Exhaustions, s.LimitDecreases, s.LimitIncreases = e.exhaustions.Load(), e.decreases.Load(), e.increases.Load()
+	s.QueueWaitP50, s.QueueWaitP99, s.QueueWaitMax = e.waits.quantile(0.50), e.waits.quantile(0.99), e.waits.maxSeen()
+	return s
+}
+
+// Limit is the current adaptive limit.
+func (e *Executor) Limit() int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.limit
+}
+
+// Close refuses new calls, fails the queued ones with ErrClosed and waits
+// until the running ones finish or ctx ends. It is idempotent.
+func (e *Executor) Close(ctx context.Context) error {
+	e.mu.Lock()
+	if !e.closed {
+		e.closed = true
+		for e.queue.len > 0 {
+			w := e.queue.popFront()
+			w.closed = true
+			w.ready <- struct{}{}
+		}
+		if e.inFlight == 0 {
+			close(e.drained)
+		}
+	}
+	e.mu.Unlock()
+	select {
+	case <-e.drained:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// ExecutorStats are the executor's gauges and counters.
+type ExecutorStats struct {
+	QueueLength   int  // calls waiting for a slot now
+	InFlight      int  // calls holding a slot now
+	Limit         int  // the adaptive limit now
+	MaxConcurrent int  // the limit's ceiling
+	MaxQueue      int  // the queue's bound
+	Closed        bool // Close was called
+
+	Processed      int64 // attempts that succeeded
+	Failed         int64 // attempts that failed
+	Retried        int64 // retries made
+	Rejected       int64 // calls refused with ErrQueueFull
+	TimedOut       int64 // calls that gave up with ErrQueueTimeout
+	Canceled       int64 // calls whose ctx ended while queued
+	Exhaustions    int64 // attempts that failed with a pool-exhaustion error
+	LimitDecreases int64 // times the adaptive limit was lowered
+	LimitIncreases int64 // times it was raised back
+
+	QueueWaitP50 time.Duration // estimated from a log-scale histogram
+	QueueWaitP99 time.Duration
+	QueueWaitMax time.Duration
+}

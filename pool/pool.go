@@ -1,0 +1,271 @@
+package pool
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"log/slog"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/stdlib"
+	"gorm.io/driver/postgres"
+	"gorm.io/gorm"
+	"gorm.io/gorm/logger"
+)
+
+// Pool is a GORM database behind one fair, throttled executor. Every call
+// made through Do or Transaction waits its turn in FIFO order, runs under a
+// timeout and is retried only when that is safe. It is safe for concurrent
+// use; share one per process.
+type Pool struct {
+	cfg  Config
+	url  URLSettings // zero when a Dialector was given
+	db   *gorm.DB
+	sql  *sql.DB
+	exec *Executor
+	log  *slog.Logger
+
+	idleMu  sync.Mutex // serialises changes of the idle cap
+	idleCap int        // the idle cap in force now
+
+	cleanups  atomicCounter
+	lastErrMu sync.Mutex
+	lastErr   ErrorInfo
+
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// Open validates cfg, opens the database and applies the limits. ctx
+// bounds the first connection, made to fail early on a wrong URL or a
+// server that is down. Errors never contain the password.
+func Open(ctx context.Context, cfg Config) (*Pool, error) {
+	var u *URLSettings
+	if cfg.Dialector == nil {
+		if cfg.DatabaseURL == "" {
+			cfg.DatabaseURL = os.Getenv("DATABASE_URL")
+		}
+		s, err := ParseURL(cfg.DatabaseURL)
+		if err != nil {
+			return nil, err
+		}
+		u = &s
+	}
+	cfg, err := cfg.withDefaults(u)
+	if err != nil {
+		return nil, err
+	}
+	p := &Pool{cfg: cfg, log: cfg.Logger.With("component", "tollgate/pool")}
+	if u != nil {
+		p.url = *u
+	}
+
+	gcfg := &gorm.Config{SkipDefaultTransaction: true, Logger: logger.Discard}
+	if cfg.Gorm != nil {
+		c := *cfg.Gorm
+		gcfg = &c
+	}
+	dialector := cfg.Dialector
+	if dialector == nil {
+		sqlDB, err := p.openPostgres()
+		if err != nil {
+			return nil, err
+		}
+		dialector = postgres.New(postgres.Config{Conn: sqlDB})
+	}
+	if cfg.PgBouncer {
+		gcfg.PrepareStmt = false
+	}
+	gcfg.DisableAutomaticPing = true // Open pings below, under ctx and the executor
+	db, err := gorm.Open(dialector, gcfg)
+	if err != nil {
+		return nil, p.sanitize(fmt.Errorf("pool: open: %w", err))
+	}
+	sqlDB, err := db.DB()
+	if err != nil {
+		return nil, fmt.Errorf("pool: open: %w", err)
+	}
+	p.db, p.sql = db, sqlDB
+	sqlDB.SetMaxOpenConns(cfg.MaxOpenConns)
+	sqlDB.SetMaxIdleConns(cfg.MaxIdleConns)
+	sqlDB.SetConnMaxLifetime(cfg.ConnMaxLifetime)
+	sqlDB.SetConnMaxIdleTime(cfg.ConnMaxIdleTime)
+	p.idleCap = cfg.MaxIdleConns
+
+	p.exec = newExecutor(ExecutorConfig{
+		MaxConcurrent: cfg.MaxConcurrent, MinConcurrent: cfg.MinConcurrent, MaxQueue: cfg.MaxQueue,
+		QueueTimeout: cfg.QueueTimeout, OpTimeout: cfg.OpTimeout, Retry: cfg.Retry,
+		Classify:      Classify,
+		OnExhausted:   p.onExhausted,
+		OnLimitChange: p.onLimitChange,
+		OnRetry:       p.onRetry,
+	})
+
+	pingCtx, cancel := context.WithTimeout(ctx, cfg.OpTimeout)
+	defer cancel()
+	if err := p.exec.Run(pingCtx, func(ctx context.Context) error { return sqlDB.PingContext(ctx) }, Idempotent()); err != nil {
+		sqlDB.Close()
+		return nil, p.sanitize(fmt.Errorf("pool: open %s: %w", p.Target(), err))
+	}
+	return p, nil
+}
+
+// openPostgres builds the *sql.DB over pgx's stdlib with the URL's
+// settings: transaction-pooler mode, statement cache, application name.
+func (p *Pool) openPostgres() (*sql.DB, error) {
+	cc, err := pgx.ParseConfig(p.url.ConnString)
+	if err != nil {
+		return nil, p.sanitize(fmt.Errorf("%w: %s: %v", ErrInvalidURL, p.url.Redacted, unwrapAll(err)))
+	}
+	switch {
+	case p.cfg.PgBouncer:
+		// Unnamed statements only: a transaction pooler hands each
+		// transaction a different server connection, where a named
+		// statement prepared earlier does not exist (42P05 / 26000).
+		cc.DefaultQueryExecMode = pgx.QueryExecModeExec
+		cc.StatementCacheCapacity = 0
+		cc.DescriptionCacheCapacity = 0
+	case p.url.StatementCacheSize == 0:
+		cc.DefaultQueryExecMode = pgx.QueryExecModeDescribeExec
+		cc.StatementCacheCapacity = 0
+	case p.url.StatementCacheSize > 0:
+		cc.StatementCacheCapacity = p.url.StatementCacheSize
+	}
+	cc.RuntimeParams["application_name"] = p.cfg.ApplicationName
+	return stdlib.OpenDB(*cc), nil
+}
+
+// Do runs fn with a *gorm.DB bound to a ctx that carries the operation
+// deadline. It waits for a slot in FIFO order unless ctx carries a
+// transaction of this pool (see Transaction), in which case fn runs on that
+// transaction at once, takes no slot and is never retried on its own.
+//
+// ctx bounds the whole call: the wait, every attempt and every backoff.
+// Without options a call is retried only when nothing reached the server or
+// the server refused the connection; Idempotent allows retries after a lost
+// connection too.
+func (p *Pool) Do(ctx context.Context, fn func(ctx context.Context, db *gorm.DB) error, opts ...CallOption) error {
+	if tx := p.txFrom(ctx); tx != nil {
+		return p.noteErr(fn(ctx, tx.WithContext(ctx)))
+	}
+	return p.noteErr(p.exec.Run(ctx, func(ctx context.Context) error {
+		return fn(ctx, p.db.WithContext(ctx))
+	}, opts...))
+}
+
+// Gorm returns the underlying *gorm.DB. Calls made on it bypass the
+// executor: no queue, no limit, no retries, no timeout. It is the escape
+// hatch for what the Pool does not cover (AutoMigrate in a demo, say), not
+// for request traffic.
+func (p *Pool) Gorm() *gorm.DB { return p.db }
+
+// SQL returns the underlying *sql.DB, with the same warning as Gorm.
+func (p *Pool) SQL() *sql.DB { return p.sql }
+
+// Profile is the profile in force.
+func (p *Pool) Profile() Profile { return p.cfg.Profile }
+
+// Config returns the effective configuration, defaults filled in, with
+// the password removed from DatabaseURL.
+func (p *Pool) Config() Config {
+	c := p.cfg
+	c.DatabaseURL = p.url.Redacted
+	return c
+}
+
+// Target names the database for logs and errors, without the password:
+// the redacted URL, or the dialector's name.
+func (p *Pool) Target() string {
+	if p.url.Redacted != "" {
+		return p.url.Redacted
+	}
+	if p.cfg.Dialector != nil {
+		return p.cfg.Dialector.Name()
+	}
+	return "database"
+}
+
+// Ping checks the database over a pooled connection, bypassing the
+// queue; ctx bounds it. When every connection is busy, database/sql makes
+// it wait for one: give ctx a short deadline (the health package does).
+func (p *Pool) Ping(ctx context.Context) error {
+	return p.noteErr(p.sanitize(p.sql.PingContext(ctx)))
+}
+
+// Close stops admitting calls, fails the queued ones with ErrClosed, waits
+// for the running ones until ctx ends, then closes the connections. It is
+// idempotent; later calls return the first call's result.
+func (p *Pool) Close(ctx context.Context) error {
+	p.closeOnce.Do(func() {
+		err := p.exec.Close(ctx)
+		if cerr := p.sql.Close(); err == nil {
+			err = cerr
+		}
+		p.closeErr = err
+	})
+	return p.closeErr
+}
+
+func (p *Pool) onLimitChange(old, new int, reason string) {
+	if old == new {
+		return
+	}
+	p.log.Info("tollgate: concurrency limit changed", "from", old, "to", new, "reason", reason)
+	p.setIdleCap(min(new, p.cfg.MaxIdleConns))
+}
+
+func (p *Pool) onExhausted(limit int) {
+	p.log.Warn("tollgate: connection pool exhausted", "target", p.Target(), "limit", limit)
+	if _, err := p.Cleanup(context.Background()); err != nil {
+		p.log.Warn("tollgate: cleanup after exhaustion failed", "err", err)
+	}
+}
+
+func (p *Pool) onRetry(attempt int, c Class, err error) {
+	p.log.Debug("tollgate: retrying", "attempt", attempt, "class", c.String(), "err", p.sanitize(err))
+}
+
+// setIdleCap changes how many idle connections database/sql keeps: lowering
+// it closes the excess at once.
+func (p *Pool) setIdleCap(n int) {
+	p.idleMu.Lock()
+	defer p.idleMu.Unlock()
+	p.idleCap = n
+	p.sql.SetMaxIdleConns(n)
+}
+
+// CleanupResult says what Cleanup did.
+type CleanupResult struct {
+	OpenBefore, OpenAfter int // connections open before and after
+	IdleClosed            int // idle connections closed
+	InUse                 int // connections in use, left alone
+	Duration              time.Duration
+}
+
+// Cleanup closes every idle connection now; connections in use are left
+// alone, and the pool opens new ones on demand. It is what the seed called
+// emergency cleanup: the executor runs it on its own after pool exhaustion.
+// ctx is accepted for symmetry; Cleanup does not block on the database.
+func (p *Pool) Cleanup(ctx context.Context) (CleanupResult, error) {
+	if err := ctx.Err(); err != nil {
+		return CleanupResult{}, err
+	}
+	start := time.Now()
+	before := p.sql.Stats()
+	p.idleMu.Lock()
+	p.sql.SetMaxIdleConns(-1) // closes every idle connection
+	p.sql.SetMaxIdleConns(p.idleCap)
+	p.idleMu.Unlock()
+	after := p.sql.Stats()
+	p.cleanups.add()
+	r := CleanupResult{
+		OpenBefore: before.OpenConnections, OpenAfter: after.OpenConnections,
+		IdleClosed: int(after.MaxIdleClosed - before.MaxIdleClosed), InUse: after.InUse,
+		Duration: time.Since(start),
+	}
+	p.log.Info("tollgate: cleanup", "idle_closed", r.IdleClosed, "open_before", r.OpenBefore, "open_after", r.OpenAfter)
+	return r, nil
+}

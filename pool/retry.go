@@ -1,0 +1,57 @@
+package pool
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/avast/retry-go/v4"
+)
+
+// ErrRetryBudget is joined to an error that was retryable but was not
+// retried because retries already used up their share of calls.
+var ErrRetryBudget = errors.New("pool: retry budget exhausted")
+
+// retryLoop re-runs a call whose first attempt failed with a retryable
+// error. Only this path pays for retry-go. retry-go's first invocation
+// replays the first attempt's error, so that the delays it computes
+// (exponential, with jitter, capped) come before each real retry. Each
+// retry takes a fresh slot at the back of the queue: no slot is held while
+// backing off.
+func (e *Executor) retryLoop(ctx context.Context, fn func(context.Context) error, o CallOption, first error) error {
+	calls := 0
+	last := first
+	err := retry.Do(
+		func() error {
+			calls++
+			if calls == 1 {
+				return first
+			}
+			if !e.budget.spend() {
+				return retry.Unrecoverable(errors.Join(last, ErrRetryBudget))
+			}
+			e.retried.Add(1)
+			if e.cfg.OnRetry != nil {
+				e.cfg.OnRetry(calls, e.cfg.Classify(last), last)
+			}
+			err := e.attempt(ctx, fn, o.timeout)
+			if err != nil {
+				last = err
+			}
+			return err
+		},
+		retry.Context(ctx),
+		retry.Attempts(uint(e.cfg.Retry.Attempts)),
+		retry.Delay(e.cfg.Retry.Backoff),
+		retry.MaxDelay(e.cfg.Retry.MaxBackoff),
+		retry.MaxJitter(e.cfg.Retry.Backoff),
+		retry.DelayType(retry.CombineDelay(retry.BackOffDelay, retry.RandomDelay)),
+		retry.RetryIf(func(err error) bool { return retry.IsRecoverable(err) && e.retryable(err, o) }),
+		retry.LastErrorOnly(true),
+	)
+	if err != nil && ctx.Err() != nil && errors.Is(err, ctx.Err()) && !errors.Is(last, ctx.Err()) {
+		// ctx ended during a backoff: say so, and keep what failed.
+		return fmt.Errorf("%w while retrying after: %w", ctx.Err(), last)
+	}
+	return err
+}

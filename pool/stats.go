@@ -1,0 +1,145 @@
+package pool
+
+import (
+	"database/sql"
+	"errors"
+	"strings"
+	"sync/atomic"
+	"time"
+)
+
+// Stats is a value snapshot of the pool: database/sql's figures, the
+// executor's gauges and counters, and the last classified error. Taking one
+// costs two short lock holds and no I/O.
+type Stats struct {
+	// DB is database/sql's own view, every field of sql.DBStats.
+	DB sql.DBStats
+	// Utilization is connections in use as a percentage of MaxOpenConns.
+	Utilization float64
+	// Executor is the executor's view: queue, in flight, limit, counters,
+	// queue-wait percentiles.
+	Executor ExecutorStats
+	// Cleanups counts Cleanup runs, manual and automatic.
+	Cleanups int64
+	// LastError is the most recent failure of a call, sanitized; zero when
+	// none has happened.
+	LastError ErrorInfo
+	// Profile and PgBouncer describe the configuration in force.
+	Profile   Profile
+	PgBouncer bool
+}
+
+// Saturated reports whether a new call would have to wait for a slot.
+func (s Stats) Saturated() bool {
+	return s.Executor.QueueLength > 0 || s.Executor.InFlight >= s.Executor.Limit
+}
+
+// ErrorInfo describes one failure without revealing the DSN or password.
+type ErrorInfo struct {
+	Class   Class
+	Message string
+	At      time.Time
+}
+
+// Stats returns a snapshot of the pool's figures.
+func (p *Pool) Stats() Stats {
+	s := Stats{DB: p.sql.Stats(), Executor: p.exec.Stats(), Cleanups: p.cleanups.load(),
+		Profile: p.cfg.Profile, PgBouncer: p.cfg.PgBouncer}
+	if s.DB.MaxOpenConnections > 0 {
+		s.Utilization = 100 * float64(s.DB.InUse) / float64(s.DB.MaxOpenConnections)
+	}
+	p.lastErrMu.Lock()
+	s.LastError = p.lastErr
+	p.lastErrMu.Unlock()
+	return s
+}
+
+// noteErr records err as the last error when it is a failure worth
+// reporting (not a caller's cancellation, not a constraint violation the
+// caller handles), and returns it.
+func (p *Pool) noteErr(err error) error {
+	if err == nil {
+		return nil
+	}
+	c := Classify(err)
+	if c == Canceled || c == Constraint {
+		return err
+	}
+	info := ErrorInfo{Class: c, Message: p.sanitize(err).Error(), At: time.Now()}
+	p.lastErrMu.Lock()
+	p.lastErr = info
+	p.lastErrMu.Unlock()
+	return err
+}
+
+// sanitizedError keeps the cause reachable by errors.Is/As while its text
+// has the password removed.
+type sanitizedError struct {
+	msg string
+	err error
+}
+
+func (e *sanitizedError) Error() string { return e.msg }
+func (e *sanitizedError) Unwrap() error { return e.err }
+
+// sanitize returns err with the pool's password and full connection
+// string removed from its text.
+func (p *Pool) sanitize(err error) error {
+	if err == nil {
+		return nil
+	}
+	msg := err.Error()
+	clean := msg
+	if p.url.ConnString != "" {
+		clean = strings.ReplaceAll(clean, p.url.ConnString, p.url.Redacted)
+		clean = scrub(clean, p.url.ConnString)
+		if pw := passwordOf(p.url.ConnString); pw != "" {
+			clean = strings.ReplaceAll(clean, pw, "xxxxx")
+		}
+	}
+	if clean == msg {
+		return err
+	}
+	return &sanitizedError{msg: clean, err: err}
+}
+
+func passwordOf(conn string) string {
+	s, err := ParseURL(conn)
+	if err != nil {
+		return ""
+	}
+	_ = s
+	if i := strings.Index(conn, "://"); i >= 0 {
+		rest := conn[i+3:]
+		if at := strings.LastIndex(rest, "@"); at >= 0 {
+			if c := strings.Index(rest[:at], ":"); c >= 0 {
+				return rest[c+1 : at]
+			}
+		}
+		return ""
+	}
+	kv, _ := parseKeywordValue(conn)
+	for _, p := range kv {
+		if p.k == "password" {
+			return p.v
+		}
+	}
+	return ""
+}
+
+// unwrapAll returns the innermost error of a chain, whose text is the
+// cause without the wrappers' repetition of the input.
+func unwrapAll(err error) error {
+	for {
+		u := errors.Unwrap(err)
+		if u == nil {
+			return err
+		}
+		err = u
+	}
+}
+
+type atomicCounter struct{ n atomic.Int64 }
+
+func (c *atomicCounter) add()        { c.n.Add(1) }
+func (c *atomicCounter) load() int64 { return c.n.Load() }
