@@ -1,0 +1,179 @@
+#!/usr/bin/env bash
+# scripts/services.sh starts the services tollgate's integration tests use:
+# PostgreSQL (database "test") and two PgBouncers on loopback,
+#
+#   127.0.0.1:6432  session mode, max_client_conn=15 (reproduces the seed's
+#                   "no more connections allowed (max_client_conn)")
+#   127.0.0.1:6433  transaction mode, max_client_conn=500, default_pool_size=10
+#
+# It is idempotent: packages are installed only when absent, PostgreSQL is
+# started only when it is not running, and the PgBouncers it started before
+# are stopped (by pidfile) and started again with a fresh config.
+#
+# Run it as root on a Debian-like machine. Progress goes to stderr; stdout
+# carries only the export lines, so that
+#
+#   eval "$(scripts/services.sh)"
+#
+# sets TOLLGATE_TEST_DATABASE_URL, TOLLGATE_TEST_PGBOUNCER_SESSION_URL and
+# TOLLGATE_TEST_PGBOUNCER_TX_URL for `go test`.
+#
+# Environment: TOLLGATE_PGBOUNCER_DIR (config, logs, pidfiles; default
+# /tmp/tollgate-pgbouncer), PGVERSION_HINT is not needed: the first
+# PostgreSQL cluster found by pg_lsclusters is used.
+set -euo pipefail
+
+DIR="${TOLLGATE_PGBOUNCER_DIR:-/tmp/tollgate-pgbouncer}"
+PG_HOST=127.0.0.1
+PG_PORT=5432
+DB=test
+SESSION_PORT=6432
+TX_PORT=6433
+WAIT_SECONDS=30
+
+log() { printf 'services: %s\n' "$*" >&2; }
+die() {
+	printf 'services: ERROR: %s\n' "$*" >&2
+	exit 1
+}
+
+# wait_for DESCRIPTION COMMAND... polls COMMAND until it succeeds, at most
+# WAIT_SECONDS.
+wait_for() {
+	local what=$1
+	shift
+	local deadline=$((SECONDS + WAIT_SECONDS))
+	until "$@" >/dev/null 2>&1; do
+		if ((SECONDS >= deadline)); then
+			return 1
+		fi
+		sleep 0.2
+	done
+	log "$what is up"
+}
+
+as_postgres() { su postgres -s /bin/sh -c "$1"; }
+
+[[ $(id -u) -eq 0 ]] || die "run as root (it installs packages and starts services as user postgres)"
+
+# --- packages -------------------------------------------------------------
+need=()
+command -v pg_ctlcluster >/dev/null 2>&1 && command -v psql >/dev/null 2>&1 || need+=(postgresql)
+command -v pgbouncer >/dev/null 2>&1 || [[ -x /usr/sbin/pgbouncer ]] || need+=(pgbouncer)
+if ((${#need[@]})); then
+	log "installing ${need[*]}"
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update >&2 || die "apt-get update failed"
+	apt-get install -y "${need[@]}" >&2 || die "apt-get install ${need[*]} failed"
+fi
+PGBOUNCER=$(command -v pgbouncer || echo /usr/sbin/pgbouncer)
+[[ -x $PGBOUNCER ]] || die "pgbouncer not found after install"
+
+# --- PostgreSQL -----------------------------------------------------------
+read -r PGVER PGCLUSTER < <(pg_lsclusters -h 2>/dev/null | awk '{print $1, $2; exit}') ||
+	die "no PostgreSQL cluster found (pg_lsclusters is empty)"
+[[ -n ${PGVER:-} ]] || die "no PostgreSQL cluster found (pg_lsclusters is empty)"
+if ! pg_isready -q -h "$PG_HOST" -p "$PG_PORT"; then
+	log "starting PostgreSQL $PGVER/$PGCLUSTER"
+	pg_ctlcluster --skip-systemctl-redirect "$PGVER" "$PGCLUSTER" start >&2 ||
+		die "pg_ctlcluster $PGVER $PGCLUSTER start failed (see /var/log/postgresql/)"
+fi
+wait_for "PostgreSQL on $PG_HOST:$PG_PORT" pg_isready -q -h "$PG_HOST" -p "$PG_PORT" ||
+	die "PostgreSQL did not answer on $PG_HOST:$PG_PORT within ${WAIT_SECONDS}s"
+
+psql_pg() { psql -X -q -v ON_ERROR_STOP=1 -h "$PG_HOST" -p "$PG_PORT" -U postgres "$@"; }
+if [[ $(psql_pg -d postgres -tAc "select 1 from pg_database where datname = '$DB'") != 1 ]]; then
+	log "creating database $DB"
+	psql_pg -d postgres -c "create database $DB" >&2 || die "cannot create database $DB"
+fi
+psql_pg -d "$DB" -tAc 'select 1' >/dev/null ||
+	die "cannot connect to $DB as postgres over TCP (pg_hba.conf must trust 127.0.0.1 for the tests)"
+
+# --- PgBouncer ------------------------------------------------------------
+mkdir -p "$DIR"
+chown postgres: "$DIR"
+chmod 0700 "$DIR"
+
+stop_bouncer() {
+	local name=$1 pidfile="$DIR/$1.pid" pid
+	[[ -f $pidfile ]] || return 0
+	pid=$(cat "$pidfile" 2>/dev/null || true)
+	if [[ -n $pid ]] && kill -0 "$pid" 2>/dev/null; then
+		log "stopping pgbouncer $name (pid $pid)"
+		kill -INT "$pid" 2>/dev/null || true # SIGINT: immediate shutdown
+		local deadline=$((SECONDS + 10))
+		while kill -0 "$pid" 2>/dev/null; do
+			if ((SECONDS >= deadline)); then
+				kill -KILL "$pid" 2>/dev/null || true
+				break
+			fi
+			sleep 0.1
+		done
+	fi
+	rm -f "$pidfile"
+}
+
+port_free() { ! ss -Hltn "sport = :$1" 2>/dev/null | grep -q .; }
+
+write_config() {
+	local name=$1 port=$2 mode=$3 max_client=$4 pool_size=$5 extra=""
+	# PgBouncer >= 1.21 can track prepared statements in transaction mode;
+	# turn that off so the tests see what a plain transaction pooler does.
+	# 1.18 (Debian bookworm) has no such setting and never tracks them.
+	if "$PGBOUNCER" --version 2>/dev/null | awk 'NR==1 { split($2, v, "."); exit !(v[1] > 1 || v[2] >= 21) }'; then
+		extra="max_prepared_statements = 0"
+	fi
+	cat >"$DIR/$name.ini" <<EOF
+; written by tollgate scripts/services.sh; rewritten on every run
+[databases]
+$DB = host=$PG_HOST port=$PG_PORT dbname=$DB
+postgres = host=$PG_HOST port=$PG_PORT dbname=postgres
+* = host=$PG_HOST port=$PG_PORT
+
+[pgbouncer]
+listen_addr = 127.0.0.1
+listen_port = $port
+unix_socket_dir = $DIR
+auth_type = trust
+auth_file = $DIR/userlist.txt
+admin_users = postgres
+pool_mode = $mode
+max_client_conn = $max_client
+default_pool_size = $pool_size
+min_pool_size = 0
+reserve_pool_size = 0
+$extra
+server_reset_query = DISCARD ALL
+ignore_startup_parameters = extra_float_digits,search_path,statement_timeout
+logfile = $DIR/$name.log
+pidfile = $DIR/$name.pid
+EOF
+	chown postgres: "$DIR/$name.ini"
+}
+
+printf '"postgres" ""\n' >"$DIR/userlist.txt"
+chown postgres: "$DIR/userlist.txt"
+chmod 0600 "$DIR/userlist.txt"
+
+start_bouncer() {
+	local name=$1 port=$2
+	stop_bouncer "$name"
+	port_free "$port" || die "port $port is in use by another process: $(ss -Hltnp "sport = :$port" | head -n1)"
+	: >"$DIR/$name.log"
+	chown postgres: "$DIR/$name.log"
+	log "starting pgbouncer $name on 127.0.0.1:$port"
+	as_postgres "'$PGBOUNCER' -d '$DIR/$name.ini'" >&2 ||
+		die "pgbouncer $name failed to start; log: $DIR/$name.log: $(tail -n 5 "$DIR/$name.log" 2>/dev/null)"
+	wait_for "pgbouncer $name on :$port" \
+		psql -X -h 127.0.0.1 -p "$port" -U postgres -d "$DB" -tAc 'select 1' ||
+		die "pgbouncer $name did not answer on 127.0.0.1:$port within ${WAIT_SECONDS}s; log: $DIR/$name.log: $(tail -n 5 "$DIR/$name.log" 2>/dev/null)"
+}
+
+write_config session "$SESSION_PORT" session 15 15
+write_config tx "$TX_PORT" transaction 500 10
+start_bouncer session "$SESSION_PORT"
+start_bouncer tx "$TX_PORT"
+
+echo "export TOLLGATE_TEST_DATABASE_URL=postgres://postgres@$PG_HOST:$PG_PORT/$DB?sslmode=disable"
+echo "export TOLLGATE_TEST_PGBOUNCER_SESSION_URL=postgres://postgres@127.0.0.1:$SESSION_PORT/$DB?sslmode=disable"
+echo "export TOLLGATE_TEST_PGBOUNCER_TX_URL=postgres://postgres@127.0.0.1:$TX_PORT/$DB?sslmode=disable"
