@@ -4,8 +4,16 @@
 package testdb
 
 import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"net/url"
 	"os"
 	"testing"
+	"time"
+
+	_ "github.com/jackc/pgx/v5/stdlib" // the "pgx" database/sql driver
 )
 
 // The environment variables scripts/services.sh prints.
@@ -39,3 +47,49 @@ func PgBouncerSession(t testing.TB) string { return URL(t, EnvPgBouncerSession) 
 
 // PgBouncerTx is the URL of the transaction-mode PgBouncer.
 func PgBouncerTx(t testing.TB) string { return URL(t, EnvPgBouncerTx) }
+
+// CreateDatabase creates a fresh, uniquely named database on the
+// PostgreSQL server of Postgres(t) (skipping t when that is unset) and
+// drops it, connections included, when t ends. The name starts with
+// prefix, which must be a lowercase identifier. Use it so that tests of
+// different packages running at once on the same server do not collide.
+func CreateDatabase(t testing.TB, prefix string) string {
+	t.Helper()
+	admin := Postgres(t)
+	var b [6]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		t.Fatalf("testdb: random name: %v", err)
+	}
+	name := prefix + "_" + hex.EncodeToString(b[:])
+	db, err := sql.Open("pgx", admin)
+	if err != nil {
+		t.Fatalf("testdb: open %s: %v", EnvPostgres, err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if _, err := db.ExecContext(ctx, "CREATE DATABASE "+name); err != nil {
+		db.Close()
+		t.Fatalf("testdb: create database %s: %v", name, err)
+	}
+	t.Cleanup(func() {
+		defer db.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if _, err := db.ExecContext(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)"); err != nil {
+			t.Errorf("testdb: drop database %s: %v", name, err)
+		}
+	})
+	return name
+}
+
+// WithDatabase returns rawURL (a postgres:// URL) pointing at database
+// name instead, its query (sslmode, pgbouncer=true, …) kept.
+func WithDatabase(t testing.TB, rawURL, name string) string {
+	t.Helper()
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		t.Fatalf("testdb: parse URL: %v", err)
+	}
+	u.Path = "/" + name
+	return u.String()
+}
