@@ -172,7 +172,7 @@ func (e *Executor) acquire(ctx context.Context) error {
 		e.mu.Unlock()
 		return err
 	}
-	w := getWaiter()
+	w := newWaiter()
 	e.queue.pushBack(w)
 	e.mu.Unlock()
 
@@ -207,7 +207,6 @@ func (e *Executor) acquire(ctx context.Context) error {
 	} else if w.closed {
 		err = ErrClosed
 	}
-	putWaiter(w)
 	if err == nil {
 		e.waits.observe(time.Since(start))
 	}

@@ -3,7 +3,6 @@ package pool
 import (
 	"math"
 	"math/bits"
-	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -17,18 +16,10 @@ type waiter struct {
 	closed     bool
 }
 
-var waiterPool = sync.Pool{New: func() any { return &waiter{ready: make(chan struct{}, 1)} }}
-
-func getWaiter() *waiter { return waiterPool.Get().(*waiter) }
-
-func putWaiter(w *waiter) {
-	select { // a grant that raced with giving up leaves a token behind
-	case <-w.ready:
-	default:
-	}
-	w.prev, w.next, w.granted, w.closed = nil, nil, false, false
-	waiterPool.Put(w)
-}
+// newWaiter allocates a waiter. Only calls that must wait get one, and
+// they are about to block anyway; not pooling them keeps each channel owned
+// by one goroutine's wait (and testing/synctest bubbles apart).
+func newWaiter() *waiter { return &waiter{ready: make(chan struct{}, 1)} }
 
 // waitList is an intrusive doubly linked FIFO: O(1) push, pop and removal
 // of a caller that gives up, with no allocation of its own.

@@ -3,7 +3,6 @@ package pool
 import (
 	"database/sql"
 	"errors"
-	"strings"
 	"sync/atomic"
 	"time"
 )
@@ -89,42 +88,10 @@ func (p *Pool) sanitize(err error) error {
 		return nil
 	}
 	msg := err.Error()
-	clean := msg
-	if p.url.ConnString != "" {
-		clean = strings.ReplaceAll(clean, p.url.ConnString, p.url.Redacted)
-		clean = scrub(clean, p.url.ConnString)
-		if pw := passwordOf(p.url.ConnString); pw != "" {
-			clean = strings.ReplaceAll(clean, pw, "xxxxx")
-		}
+	if clean := p.url.Scrub(msg); clean != msg {
+		return &sanitizedError{msg: clean, err: err}
 	}
-	if clean == msg {
-		return err
-	}
-	return &sanitizedError{msg: clean, err: err}
-}
-
-func passwordOf(conn string) string {
-	s, err := ParseURL(conn)
-	if err != nil {
-		return ""
-	}
-	_ = s
-	if i := strings.Index(conn, "://"); i >= 0 {
-		rest := conn[i+3:]
-		if at := strings.LastIndex(rest, "@"); at >= 0 {
-			if c := strings.Index(rest[:at], ":"); c >= 0 {
-				return rest[c+1 : at]
-			}
-		}
-		return ""
-	}
-	kv, _ := parseKeywordValue(conn)
-	for _, p := range kv {
-		if p.k == "password" {
-			return p.v
-		}
-	}
-	return ""
+	return err
 }
 
 // unwrapAll returns the innermost error of a chain, whose text is the

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -29,6 +30,8 @@ type URLSettings struct {
 	StatementCacheSize int
 	// ApplicationName is application_name when the URL sets it.
 	ApplicationName string
+
+	secrets []string // the password as written and decoded, for scrubbing
 }
 
 // ErrInvalidURL is wrapped by every error ParseURL returns. Its messages
@@ -56,19 +59,33 @@ func ParseURL(raw string) (URLSettings, error) {
 			if errors.As(err, &ue) {
 				err = ue.Err // url.Error repeats the whole input, password included
 			}
-			return s, fmt.Errorf("%w: %s", ErrInvalidURL, scrub(err.Error(), raw))
+			return s, fmt.Errorf("%w: %s", ErrInvalidURL, unquote(scrub(err.Error(), raw)))
 		}
 		if u.Host == "" && u.Query().Get("host") == "" {
 			return s, fmt.Errorf("%w: no host in %s", ErrInvalidURL, u.Redacted())
 		}
 		q, err := url.ParseQuery(u.RawQuery)
 		if err != nil {
-			return s, fmt.Errorf("%w: query string of %s: %s", ErrInvalidURL, redactURL(u), scrub(err.Error(), raw))
+			return s, fmt.Errorf("%w: query string of %s: %s", ErrInvalidURL, redactURL(u), unquote(scrub(err.Error(), raw)))
 		}
 		for k, v := range q {
 			if len(v) > 0 {
 				params[k] = v[len(v)-1]
 			}
+		}
+		if pw, ok := u.User.Password(); ok && pw != "" {
+			s.secrets = append(s.secrets, pw)
+		}
+		if i := strings.Index(raw, "://"); i >= 0 {
+			if pw := rawPassword(raw[i+3:]); pw != "" {
+				s.secrets = append(s.secrets, pw)
+			}
+		}
+		if pw := q.Get("password"); pw != "" {
+			s.secrets = append(s.secrets, pw, url.QueryEscape(pw))
+		}
+		if v := q.Get("schema"); v != "" && !q.Has("search_path") {
+			q.Set("search_path", v) // Prisma's schema is PostgreSQL's search_path
 		}
 		for _, k := range prismaParams {
 			q.Del(k)
@@ -96,6 +113,9 @@ func ParseURL(raw string) (URLSettings, error) {
 			b.WriteString(p.k + "=" + quoteDSN(p.v))
 			if p.k == "password" {
 				r.WriteString("password=xxxxx")
+				if p.v != "" {
+					s.secrets = append(s.secrets, p.v)
+				}
 			} else {
 				r.WriteString(p.k + "=" + quoteDSN(p.v))
 			}
@@ -167,11 +187,43 @@ func redactURL(u *url.URL) string {
 // scrub removes the password of raw from msg, whatever the parser quoted.
 func scrub(msg, raw string) string {
 	if i := strings.Index(raw, "://"); i >= 0 {
-		rest := raw[i+3:]
-		if at := strings.LastIndex(rest, "@"); at >= 0 {
-			if c := strings.Index(rest[:at], ":"); c >= 0 && c+1 < at {
-				msg = strings.ReplaceAll(msg, rest[c+1:at], "xxxxx")
-			}
+		if pw := rawPassword(raw[i+3:]); pw != "" {
+			msg = strings.ReplaceAll(msg, pw, "xxxxx")
+		}
+	}
+	return msg
+}
+
+var quoted = regexp.MustCompile(`"[^"]*"`)
+
+// unquote drops the quoted fragments net/url puts in its messages: they
+// may hold part of a malformed password.
+func unquote(msg string) string {
+	return strings.Join(strings.Fields(quoted.ReplaceAllString(msg, "")), " ")
+}
+
+// rawPassword is the password part of "user:password@host…" as written.
+func rawPassword(rest string) string {
+	if end := strings.IndexAny(rest, "/?#"); end >= 0 && !strings.Contains(rest[:end], "@") {
+		return ""
+	}
+	if at := strings.LastIndex(rest, "@"); at >= 0 {
+		if c := strings.Index(rest[:at], ":"); c >= 0 && c+1 < at {
+			return rest[c+1 : at]
+		}
+	}
+	return ""
+}
+
+// Scrub returns msg with the URL's password, in every form it was given,
+// replaced by xxxxx, and the full connection string by its redacted form.
+func (s URLSettings) Scrub(msg string) string {
+	if s.ConnString != "" {
+		msg = strings.ReplaceAll(msg, s.ConnString, s.Redacted)
+	}
+	for _, pw := range s.secrets {
+		if len(pw) > 0 {
+			msg = strings.ReplaceAll(msg, pw, "xxxxx")
 		}
 	}
 	return msg
@@ -193,8 +245,8 @@ func parseKeywordValue(s string) ([]kvPair, error) {
 			return nil, errors.New("keyword/value DSN: expected key=value")
 		}
 		key := strings.TrimSpace(s[:eq])
-		if strings.ContainsAny(key, " \t'\\") {
-			return nil, errors.New("keyword/value DSN: malformed key")
+		if !validKey(key) {
+			return nil, errors.New("keyword/value DSN: malformed key (want letters, digits and _)")
 		}
 		s = strings.TrimLeft(s[eq+1:], " \t")
 		var val strings.Builder
@@ -231,6 +283,15 @@ func parseKeywordValue(s string) ([]kvPair, error) {
 		}
 		out = append(out, kvPair{key, val.String()})
 	}
+}
+
+func validKey(k string) bool {
+	for _, r := range k {
+		if !(r == '_' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9') {
+			return false
+		}
+	}
+	return k != ""
 }
 
 func quoteDSN(v string) string {

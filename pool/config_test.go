@@ -1,0 +1,118 @@
+package pool_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/glebarez/sqlite"
+	"github.com/tollgate-db/tollgate/pool"
+)
+
+func TestProfileFromEnv(t *testing.T) {
+	tests := []struct {
+		appEnv, goEnv string
+		want          pool.Profile
+		wantErr       bool
+	}{
+		{"", "", pool.Development, false},
+		{"production", "", pool.Production, false},
+		{"", "production", pool.Production, false},
+		{"prod", "development", pool.Production, false}, // APP_ENV wins
+		{"serverless", "", pool.Serverless, false},
+		{"test", "", pool.Development, false},
+		{"staging", "", "", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.appEnv+"/"+tt.goEnv, func(t *testing.T) {
+			t.Setenv("APP_ENV", tt.appEnv)
+			t.Setenv("GO_ENV", tt.goEnv)
+			got, err := pool.ProfileFromEnv()
+			if (err != nil) != tt.wantErr || got != tt.want {
+				t.Fatalf("ProfileFromEnv() = %q, %v; want %q, error %v", got, err, tt.want, tt.wantErr)
+			}
+		})
+	}
+}
+
+func openSQLite(t *testing.T, cfg pool.Config) (*pool.Pool, error) {
+	t.Helper()
+	cfg.Dialector = sqlite.Open("file:" + t.TempDir() + "/db.sqlite")
+	p, err := pool.Open(context.Background(), cfg)
+	if err == nil {
+		t.Cleanup(func() { p.Close(context.Background()) })
+	}
+	return p, err
+}
+
+func TestProfileDefaults(t *testing.T) {
+	tests := []struct {
+		profile                  pool.Profile
+		maxOpen, maxConc, maxQue int
+	}{
+		{pool.Production, 5, 3, 10000},
+		{pool.Development, 10, 5, 10000},
+		{pool.Serverless, 2, 1, 10000},
+	}
+	for _, tt := range tests {
+		t.Run(string(tt.profile), func(t *testing.T) {
+			p, err := openSQLite(t, pool.Config{Profile: tt.profile})
+			if err != nil {
+				t.Fatal(err)
+			}
+			c := p.Config()
+			if c.MaxOpenConns != tt.maxOpen || c.MaxConcurrent != tt.maxConc || c.MaxQueue != tt.maxQue ||
+				c.QueueTimeout != pool.DefaultQueueTimeout || c.OpTimeout != pool.DefaultOpTimeout || c.Retry.Attempts != 3 {
+				t.Fatalf("config = %+v", c)
+			}
+			if s := p.Stats(); s.DB.MaxOpenConnections != tt.maxOpen || s.Executor.Limit != tt.maxConc {
+				t.Fatalf("stats do not reflect the profile: %+v", s)
+			}
+		})
+	}
+}
+
+func TestConfigValidation(t *testing.T) {
+	tests := []struct {
+		name string
+		cfg  pool.Config
+		want string
+	}{
+		{"negative open", pool.Config{MaxOpenConns: -1}, "MaxOpenConns must not be negative"},
+		{"negative concurrent", pool.Config{MaxConcurrent: -3}, "MaxConcurrent must not be negative"},
+		{"negative queue", pool.Config{MaxQueue: -1}, "MaxQueue must not be negative"},
+		{"negative timeout", pool.Config{QueueTimeout: -1}, "QueueTimeout must not be negative"},
+		{"concurrent above open", pool.Config{MaxOpenConns: 2, MaxConcurrent: 3}, "MaxConcurrent (3) must not exceed MaxOpenConns (2)"},
+		{"unknown profile", pool.Config{Profile: "staging"}, `unknown profile "staging"`},
+		{"budget", pool.Config{Retry: pool.RetryConfig{Budget: 1.5}}, "Retry.Budget"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := openSQLite(t, tt.cfg)
+			if !errors.Is(err, pool.ErrInvalidConfig) || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("err = %v, want ErrInvalidConfig mentioning %q", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestOpenBadURL(t *testing.T) {
+	const pw = "hunter2secret"
+	for _, u := range []string{
+		"",
+		"mysql://root:" + pw + "@localhost/db",
+		"postgres://u:" + pw + "@localhost:5432/db?connection_limit=-2",
+		"postgres://u:" + pw + "@localhost:5432/db?pool_timeout=soon",
+		"postgres://u:" + pw + "@:99999999/db",
+	} {
+		_, err := pool.Open(context.Background(), pool.Config{DatabaseURL: u})
+		if !errors.Is(err, pool.ErrInvalidURL) {
+			t.Errorf("Open(%q): err = %v, want ErrInvalidURL", u, err)
+			continue
+		}
+		if strings.Contains(err.Error(), pw) {
+			t.Errorf("error leaks the password: %v", err)
+		}
+	}
+}
