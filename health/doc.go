@@ -1,0 +1,33 @@
+// Package health reports whether the database behind a [pool.Pool] is
+// usable, cheaply enough to be asked on every probe.
+//
+// [Checker.Check] pings the database at most once per Config.TTL (30 s),
+// however many callers ask: the result is memoized through the cache
+// package with single flight, so a thousand concurrent requests cost at
+// most one ping. A failed ping is remembered for Config.FailureTTL (5 s)
+// so that recovery shows quickly. The ping has its own short timeout and
+// never waits in the executor's queue: when the pool is saturated (every
+// slot in use, or callers queued) the Checker answers "degraded" from the
+// pool's statistics and does not ping at all.
+//
+// The report keeps the JSON shape of the seed's /api/health/database
+// (database.healthy, database.connectionPool.{active,max,utilization},
+// connectionManager.{healthy,queueLength,isProcessingQueue}, timestamp,
+// environment, serverless) and adds status, ping latency, when the ping
+// ran and whether it was memoized, the last classified error (with the
+// password removed) and the wait figures that tell "the database is slow"
+// apart from "we are out of connections".
+//
+// [Checker.Handler] serves the report and the seed's emergency cleanup,
+// which it guards with a bearer token; [Checker.LivenessHandler] never
+// touches the database and [Checker.ReadinessHandler] answers from the
+// memoized check. Point a liveness probe at the former only: a slow
+// database must not get every instance restarted at once.
+//
+// Status codes: "healthy" and "degraded" answer 200 (a saturated pool is
+// busy, still serving: taking the instance out of rotation would only move
+// its load elsewhere), "unhealthy" answers 503.
+//
+// Prometheus metrics live in package metrics, so that importing health
+// does not pull Prometheus in.
+package health

@@ -1,0 +1,191 @@
+package health
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/tollgate-db/tollgate/cache"
+	"github.com/tollgate-db/tollgate/pool"
+)
+
+// Source is what a Checker needs of a pool. *pool.Pool satisfies it.
+type Source interface {
+	// Stats returns a snapshot of the pool's figures; it must not block
+	// on the database.
+	Stats() pool.Stats
+	// Ping checks the database; ctx bounds it.
+	Ping(ctx context.Context) error
+	// Cleanup closes idle connections (the seed's emergency cleanup).
+	Cleanup(ctx context.Context) (pool.CleanupResult, error)
+}
+
+// Defaults of Config.
+const (
+	DefaultTTL          = 30 * time.Second
+	DefaultFailureTTL   = 5 * time.Second
+	DefaultPingTimeout  = 2 * time.Second
+	DefaultMaxBodyBytes = 4 << 10
+)
+
+// Config configures a [Checker]. The zero value works: a 30 s memo, a 2 s
+// ping timeout, cleanup disabled.
+type Config struct {
+	// TTL is how long a successful ping is memoized. Default: 30s.
+	TTL time.Duration
+	// FailureTTL is how long a failed ping is memoized, so that a down
+	// database is not pinged by every probe and recovery still shows
+	// soon. Negative: failures are not memoized. Default: 5s.
+	FailureTTL time.Duration
+	// PingTimeout bounds one ping. Keep it below your probes' timeout.
+	// Default: 2s.
+	PingTimeout time.Duration
+	// Token is the bearer token that POST {"action":"cleanup"} must
+	// present (Authorization: Bearer <token>). Empty disables the action.
+	// Default: "" (cleanup disabled).
+	Token string
+	// Environment is reported as "environment". Default: the APP_ENV
+	// environment variable, else GO_ENV, else the pool's profile.
+	Environment string
+	// MaxBodyBytes bounds a POST body; a larger one gets 413. Default: 4096.
+	MaxBodyBytes int64
+	// Logger receives cleanups and refused cleanup attempts. Default:
+	// slog.Default().
+	Logger *slog.Logger
+}
+
+// Checker answers health checks for one Source. It is safe for concurrent
+// use. Close it to stop the memo's janitor.
+type Checker struct {
+	src        Source
+	cfg        Config
+	env        string
+	serverless bool
+	memo       *cache.Cache[pingResult]
+	log        *slog.Logger
+}
+
+const memoKey = "ping"
+
+// pingResult is what the memo holds: one ping's outcome.
+type pingResult struct {
+	ok        bool
+	latency   time.Duration
+	checkedAt time.Time
+	err       string // sanitized
+}
+
+// New returns a Checker of src. Zero fields of cfg take their defaults;
+// negative durations and sizes are treated as zero.
+func New(src Source, cfg Config) *Checker {
+	if cfg.TTL <= 0 {
+		cfg.TTL = DefaultTTL
+	}
+	if cfg.FailureTTL == 0 {
+		cfg.FailureTTL = DefaultFailureTTL
+	}
+	if cfg.PingTimeout <= 0 {
+		cfg.PingTimeout = DefaultPingTimeout
+	}
+	if cfg.MaxBodyBytes <= 0 {
+		cfg.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	env := cfg.Environment
+	for _, k := range []string{"APP_ENV", "GO_ENV"} {
+		if env == "" {
+			env = strings.TrimSpace(os.Getenv(k))
+		}
+	}
+	st := src.Stats()
+	if env == "" {
+		env = string(st.Profile)
+	}
+	return &Checker{
+		src: src, cfg: cfg, env: env,
+		serverless: DetectServerless() || st.Profile == pool.Serverless,
+		memo: cache.New[pingResult](cache.Config{
+			TTL: cfg.TTL, FailureTTL: cfg.FailureTTL, LoadTimeout: cfg.PingTimeout + time.Second,
+			CleanupInterval: -1, // one key, overwritten on every load: nothing to sweep
+		}),
+		log: cfg.Logger.With("component", "tollgate/health"),
+	}
+}
+
+// serverlessEnv are the variables set by serverless platforms: AWS Lambda,
+// Vercel, Google Cloud Run, Azure Functions, Netlify.
+var serverlessEnv = []string{"AWS_LAMBDA_FUNCTION_NAME", "VERCEL", "K_SERVICE", "FUNCTIONS_WORKER_RUNTIME", "NETLIFY"}
+
+// DetectServerless reports whether the process runs on a serverless
+// platform, from the environment variables AWS_LAMBDA_FUNCTION_NAME,
+// VERCEL, K_SERVICE, FUNCTIONS_WORKER_RUNTIME and NETLIFY.
+func DetectServerless() bool {
+	for _, k := range serverlessEnv {
+		if os.Getenv(k) != "" {
+			return true
+		}
+	}
+	return false
+}
+
+// Close stops the memo's janitor. It is idempotent.
+func (c *Checker) Close() { c.memo.Close() }
+
+// Invalidate forgets the memoized ping: the next Check pings again.
+func (c *Checker) Invalidate() { c.memo.Delete(memoKey) }
+
+// Check reports the database's health. The pool figures are read now;
+// the ping result is memoized (see Config.TTL). When the pool is saturated
+// and no ping is memoized, Check does not ping and reports "degraded".
+// ctx bounds only this caller's wait for a ping another caller may share.
+func (c *Checker) Check(ctx context.Context) Report {
+	start := time.Now()
+	st := c.src.Stats()
+	var (
+		res       pingResult
+		have      bool
+		abandoned error
+	)
+	if e, ok := c.memo.Lookup(memoKey); ok {
+		res, have = e.Value, true
+	} else if !saturated(st) && !st.Executor.Closed {
+		r, err := c.memo.GetOrLoad(ctx, memoKey, c.ping)
+		if r.checkedAt.IsZero() {
+			abandoned = err
+		} else {
+			res, have = r, true
+		}
+		st = c.src.Stats() // the ping may have changed LastError
+	}
+	return c.report(start, st, res, have, abandoned)
+}
+
+// saturated reports whether a ping would have to wait: every executor slot
+// taken, callers queued, or every connection in use (database/sql would
+// make the ping wait for one).
+func saturated(st pool.Stats) bool {
+	return st.Saturated() || (st.DB.MaxOpenConnections > 0 && st.DB.InUse >= st.DB.MaxOpenConnections)
+}
+
+var errPingFailed = errors.New("health: ping failed")
+
+// ping is the memo's load. A failure is returned as an error too, so that
+// the memo keeps it for FailureTTL only.
+func (c *Checker) ping(ctx context.Context) (pingResult, error) {
+	ctx, cancel := context.WithTimeout(ctx, c.cfg.PingTimeout)
+	defer cancel()
+	start := time.Now()
+	err := c.src.Ping(ctx)
+	r := pingResult{ok: err == nil, latency: time.Since(start), checkedAt: start}
+	if err != nil {
+		r.err = Sanitize(err.Error())
+		return r, fmt.Errorf("%w: %s", errPingFailed, r.err)
+	}
+	return r, nil
+}

@@ -1,0 +1,166 @@
+package health
+
+import (
+	"regexp"
+	"time"
+
+	"github.com/tollgate-db/tollgate/pool"
+)
+
+// Status is the one-word verdict of a Report.
+type Status string
+
+// The three statuses. Handler answers 200 for the first two, 503 for the
+// third.
+const (
+	// StatusHealthy: the last ping succeeded and the pool has room.
+	StatusHealthy Status = "healthy"
+	// StatusDegraded: the pool is saturated (every slot busy or callers
+	// queued); the database is serving but new calls wait. No ping is made
+	// while saturated.
+	StatusDegraded Status = "degraded"
+	// StatusUnhealthy: the ping failed or timed out, or the pool is closed.
+	StatusUnhealthy Status = "unhealthy"
+)
+
+// Report is the health of the database and its pool. Its JSON keeps the
+// seed's shape and adds the other fields.
+type Report struct {
+	Status            Status            `json:"status"`
+	Database          Database          `json:"database"`
+	ConnectionManager ConnectionManager `json:"connectionManager"`
+	// Timestamp is when this report was made.
+	Timestamp   time.Time `json:"timestamp"`
+	Environment string    `json:"environment"`
+	Serverless  bool      `json:"serverless"`
+	// CheckedAt is when the ping this report uses ran; nil when no ping
+	// was made (the pool was saturated or closed).
+	CheckedAt *time.Time `json:"checkedAt,omitempty"`
+	// Cached is true when the ping result was memoized by an earlier call.
+	Cached bool `json:"cached"`
+	// PingLatencyMs is the ping's round trip in milliseconds.
+	PingLatencyMs float64 `json:"pingLatencyMs"`
+	// LastError is the pool's last classified failure, password removed.
+	LastError *ErrorInfo `json:"lastError,omitempty"`
+	// Waits says how much callers have waited for connections and slots.
+	Waits Waits `json:"waits"`
+}
+
+// Database is the seed's "database" object plus the ping error.
+type Database struct {
+	// Healthy is false when the last ping failed.
+	Healthy        bool           `json:"healthy"`
+	ConnectionPool ConnectionPool `json:"connectionPool"`
+	// Error is why the ping failed, password removed.
+	Error string `json:"error,omitempty"`
+}
+
+// ConnectionPool is database/sql's view of the connections.
+type ConnectionPool struct {
+	Active      int     `json:"active"`      // connections in use
+	Idle        int     `json:"idle"`        // idle connections
+	Open        int     `json:"open"`        // open connections, in use or idle
+	Max         int     `json:"max"`         // MaxOpenConns
+	Utilization float64 `json:"utilization"` // active / max, in percent
+}
+
+// ConnectionManager is the executor's view: the seed's queue figures plus
+// the adaptive limit.
+type ConnectionManager struct {
+	// Healthy is false when the pool is saturated or closed.
+	Healthy           bool `json:"healthy"`
+	QueueLength       int  `json:"queueLength"`
+	IsProcessingQueue bool `json:"isProcessingQueue"` // calls are running or waiting
+	InFlight          int  `json:"inFlight"`
+	Limit             int  `json:"limit"`         // the adaptive limit now
+	MaxConcurrent     int  `json:"maxConcurrent"` // its ceiling
+	Closed            bool `json:"closed,omitempty"`
+}
+
+// Waits are the figures that tell pool starvation from a slow database.
+type Waits struct {
+	SQLWaitCount      int64   `json:"sqlWaitCount"`      // database/sql waits for a connection
+	SQLWaitMs         float64 `json:"sqlWaitMs"`         // their total duration
+	QueueWaitP50Ms    float64 `json:"queueWaitP50Ms"`    // executor queue wait, median
+	QueueWaitP99Ms    float64 `json:"queueWaitP99Ms"`    // and 99th percentile
+	QueueRejected     int64   `json:"queueRejected"`     // calls refused: queue full
+	QueueTimedOut     int64   `json:"queueTimedOut"`     // calls that gave up waiting
+	PoolExhaustions   int64   `json:"poolExhaustions"`   // pool-exhaustion errors seen
+	LimitDecreases    int64   `json:"limitDecreases"`    // times the limit was lowered
+	EmergencyCleanups int64   `json:"emergencyCleanups"` // Cleanup runs
+}
+
+// ErrorInfo is the pool's last error.
+type ErrorInfo struct {
+	Class   string    `json:"class"`
+	Message string    `json:"message"`
+	At      time.Time `json:"at"`
+}
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+func (c *Checker) report(now time.Time, st pool.Stats, res pingResult, have bool, abandoned error) Report {
+	sat := saturated(st)
+	r := Report{
+		Timestamp:   now.UTC(),
+		Environment: c.env,
+		Serverless:  c.serverless,
+		Database: Database{
+			Healthy: true,
+			ConnectionPool: ConnectionPool{
+				Active: st.DB.InUse, Idle: st.DB.Idle, Open: st.DB.OpenConnections,
+				Max: st.DB.MaxOpenConnections, Utilization: st.Utilization,
+			},
+		},
+		ConnectionManager: ConnectionManager{
+			Healthy:     !sat && !st.Executor.Closed,
+			QueueLength: st.Executor.QueueLength, IsProcessingQueue: st.Executor.InFlight > 0 || st.Executor.QueueLength > 0,
+			InFlight: st.Executor.InFlight, Limit: st.Executor.Limit, MaxConcurrent: st.Executor.MaxConcurrent,
+			Closed: st.Executor.Closed,
+		},
+		Waits: Waits{
+			SQLWaitCount: st.DB.WaitCount, SQLWaitMs: ms(st.DB.WaitDuration),
+			QueueWaitP50Ms: ms(st.Executor.QueueWaitP50), QueueWaitP99Ms: ms(st.Executor.QueueWaitP99),
+			QueueRejected: st.Executor.Rejected, QueueTimedOut: st.Executor.TimedOut,
+			PoolExhaustions: st.Executor.Exhaustions, LimitDecreases: st.Executor.LimitDecreases,
+			EmergencyCleanups: st.Cleanups,
+		},
+	}
+	if !st.LastError.At.IsZero() {
+		r.LastError = &ErrorInfo{Class: st.LastError.Class.String(), Message: Sanitize(st.LastError.Message), At: st.LastError.At.UTC()}
+	}
+	if have {
+		at := res.checkedAt.UTC()
+		r.CheckedAt = &at
+		r.Cached = res.checkedAt.Before(now)
+		r.PingLatencyMs = ms(res.latency)
+		r.Database.Healthy = res.ok
+		r.Database.Error = res.err
+	}
+	if abandoned != nil {
+		r.Database.Healthy = false
+		r.Database.Error = "health check did not finish: " + Sanitize(abandoned.Error())
+	}
+	switch {
+	case !r.Database.Healthy || st.Executor.Closed:
+		r.Status = StatusUnhealthy
+	case sat:
+		r.Status = StatusDegraded
+	default:
+		r.Status = StatusHealthy
+	}
+	return r
+}
+
+var (
+	urlPassword = regexp.MustCompile(`([a-zA-Z][a-zA-Z0-9+.-]*://[^\s:/@]*):[^\s@/]*@`)
+	kvPassword  = regexp.MustCompile(`(?i)(password\s*=\s*)('(?:[^'\\]|\\.)*'|[^\s'][^\s]*)`)
+)
+
+// Sanitize removes passwords from msg: the password of any URL
+// (scheme://user:password@host) and any password=value keyword. The pool
+// already removes its own DSN from its errors; this is the second line.
+func Sanitize(msg string) string {
+	msg = urlPassword.ReplaceAllString(msg, "${1}:xxxxx@")
+	return kvPassword.ReplaceAllString(msg, "${1}xxxxx")
+}
