@@ -1,0 +1,362 @@
+package repo
+
+import (
+	"context"
+	"fmt"
+	"reflect"
+
+	"github.com/tollgate-db/tollgate/pool"
+	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
+	"gorm.io/gorm/schema"
+)
+
+// Runner runs fn with a *gorm.DB, as (*pool.Pool).Do does: *pool.Pool is
+// the Runner of production code; tests may pass a fake. Every call a
+// Repository makes goes through it, reads with pool.Idempotent(), writes
+// without.
+type Runner interface {
+	Do(ctx context.Context, fn func(ctx context.Context, db *gorm.DB) error, opts ...pool.CallOption) error
+}
+
+// Repository is a typed repository of the GORM model T (a struct type)
+// whose every call goes through a Runner. It is safe for concurrent use;
+// make one per model and share it.
+type Repository[T any] struct {
+	r Runner
+	m *model
+}
+
+// DefaultBatchSize is the batch size of CreateBatch, Upsert and Each when
+// none is given.
+const DefaultBatchSize = 500
+
+// readOpts marks reads as safe to retry after a lost connection.
+var readOpts = []pool.CallOption{pool.Idempotent()}
+
+// New returns the repository of T over r. T's schema is parsed once per
+// naming strategy (GORM's default, or the strategy of r.Gorm() when r has
+// that method, as *pool.Pool does) and cached. New never panics: when T
+// cannot be mapped, or r is nil, every method returns the reason, which
+// Err also reports, so a program can check it at start-up.
+func New[T any](r Runner) *Repository[T] {
+	if r == nil || isNil(r) {
+		var zero T
+		return &Repository[T]{m: &model{err: fmt.Errorf("%w: nil Runner for %T", ErrInvalidModel, zero)}}
+	}
+	var namer schema.Namer
+	if g, ok := r.(interface{ Gorm() *gorm.DB }); ok {
+		if db := g.Gorm(); db != nil && db.Config != nil {
+			namer = db.NamingStrategy
+		}
+	}
+	return &Repository[T]{r: r, m: parseModel[T](namer)}
+}
+
+// Err reports why the repository cannot work (ErrInvalidModel), or nil.
+func (r *Repository[T]) Err() error { return r.m.err }
+
+// Table is the model's table name, or "" when Err is not nil.
+func (r *Repository[T]) Table() string {
+	if r.m.sch == nil {
+		return ""
+	}
+	return r.m.sch.Table
+}
+
+func (r *Repository[T]) fail(op string, err error) error {
+	if err == nil {
+		return nil
+	}
+	table := "?"
+	if r.m.sch != nil {
+		table = r.m.sch.Table
+	}
+	return fmt.Errorf("repo: %s %s: %w", op, table, mapErr(err))
+}
+
+func (r *Repository[T]) failID(op string, id any, err error) error {
+	return r.fail(fmt.Sprintf("%s %v", op, id), err)
+}
+
+// Get returns the row whose primary key is id. id must have the key's
+// type, or any integer type when the key is an integer: a string is never
+// accepted for an integer key. No row (or a soft-deleted one): ErrNotFound.
+func (r *Repository[T]) Get(ctx context.Context, id any) (T, error) {
+	var out T
+	if err := r.m.needPK(); err != nil {
+		return out, r.failID("get", id, err)
+	}
+	v, err := r.m.pkValue(id)
+	if err != nil {
+		return out, r.failID("get", id, err)
+	}
+	err = r.r.Do(ctx, func(ctx context.Context, db *gorm.DB) (err error) {
+		out, err = gorm.G[T](db).Where(clause.Eq{Column: r.m.pkC, Value: v}).Take(ctx)
+		return err
+	}, readOpts...)
+	return out, r.failID("get", id, err)
+}
+
+// First returns the first row q matches, in q's order, then by primary
+// key. None: ErrNotFound.
+func (r *Repository[T]) First(ctx context.Context, q Query) (T, error) {
+	var out T
+	rq, err := r.m.resolve(q)
+	if err != nil {
+		return out, r.fail("first", err)
+	}
+	err = r.r.Do(ctx, func(ctx context.Context, db *gorm.DB) (err error) {
+		out, err = gorm.G[T](db).Scopes(rq.scope(true, true)).First(ctx)
+		return err
+	}, readOpts...)
+	return out, r.fail("first", err)
+}
+
+// Find returns every row q matches, in q's order, within q's limit and
+// offset. Without a limit it loads all of them: use Each or Page for
+// tables that can be large.
+func (r *Repository[T]) Find(ctx context.Context, q Query) ([]T, error) {
+	rq, err := r.m.resolve(q)
+	if err != nil {
+		return nil, r.fail("find", err)
+	}
+	var out []T
+	err = r.r.Do(ctx, func(ctx context.Context, db *gorm.DB) (err error) {
+		out, err = gorm.G[T](db).Scopes(rq.scope(true, true)).Find(ctx)
+		return err
+	}, readOpts...)
+	return out, r.fail("find", err)
+}
+
+// Count returns the number of rows q's filters match; its order, limit
+// and offset are ignored.
+func (r *Repository[T]) Count(ctx context.Context, q Query) (int64, error) {
+	rq, err := r.m.resolve(q)
+	if err != nil {
+		return 0, r.fail("count", err)
+	}
+	var n int64
+	err = r.r.Do(ctx, func(ctx context.Context, db *gorm.DB) (err error) {
+		n, err = gorm.G[T](db).Scopes(rq.scope(false, false)).Count(ctx, "*")
+		return err
+	}, readOpts...)
+	return n, r.fail("count", err)
+}
+
+// Exists reports whether q's filters match a row; it reads at most one
+// row and one column.
+func (r *Repository[T]) Exists(ctx context.Context, q Query) (bool, error) {
+	rq, err := r.m.resolve(q)
+	if err != nil {
+		return false, r.fail("exists", err)
+	}
+	col := r.m.sch.DBNames[0]
+	if r.m.pk != nil {
+		col = r.m.pk.DBName
+	}
+	var found bool
+	err = r.r.Do(ctx, func(ctx context.Context, db *gorm.DB) error {
+		rows, err := gorm.G[T](db).Scopes(rq.scope(false, false), func(s *gorm.Statement) {
+			s.AddClause(clause.Select{Columns: []clause.Column{{Table: clause.CurrentTable, Name: col}}})
+		}).Limit(1).Find(ctx)
+		found = len(rows) > 0
+		return err
+	}, readOpts...)
+	return found, r.fail("exists", err)
+}
+
+// Create inserts v and fills in what the database generated (primary
+// key, defaults, timestamps). A unique violation is a *ConflictError.
+func (r *Repository[T]) Create(ctx context.Context, v *T) error {
+	if r.m.err != nil {
+		return r.fail("create", r.m.err)
+	}
+	if v == nil {
+		return r.fail("create", fmt.Errorf("%w: nil value", ErrInvalidQuery))
+	}
+	return r.fail("create", r.r.Do(ctx, func(ctx context.Context, db *gorm.DB) error {
+		return gorm.G[T](db).Create(ctx, v)
+	}))
+}
+
+// CreateBatch inserts items in statements of batchSize rows (0:
+// DefaultBatchSize) and fills in the generated keys in place. It is one
+// call of the Runner; when it needs more than one statement, they run in
+// one transaction (a savepoint when ctx already carries one), so the
+// batch is inserted whole or not at all.
+func (r *Repository[T]) CreateBatch(ctx context.Context, items []T, batchSize int) error {
+	if r.m.err != nil {
+		return r.fail("create batch", r.m.err)
+	}
+	if batchSize < 0 {
+		return r.fail("create batch", fmt.Errorf("%w: negative batch size %d", ErrInvalidQuery, batchSize))
+	}
+	if len(items) == 0 {
+		return nil
+	}
+	if batchSize == 0 {
+		batchSize = DefaultBatchSize
+	}
+	return r.fail("create batch", r.r.Do(ctx, func(ctx context.Context, db *gorm.DB) error {
+		return inBatches(db, len(items) > batchSize, func(db *gorm.DB) error {
+			return gorm.G[T](db).CreateInBatches(ctx, &items, batchSize)
+		})
+	}))
+}
+
+// inBatches runs fn in a transaction when atomic is set.
+func inBatches(db *gorm.DB, atomic bool, fn func(db *gorm.DB) error) error {
+	if !atomic {
+		return fn(db)
+	}
+	return db.Transaction(fn)
+}
+
+// Update writes every column of v to the row with v's primary key
+// (UPDATE, never INSERT: GORM's Save would insert a row with a zero key),
+// except the creation time and the soft-delete marker; the update time is
+// set. No such row: ErrNotFound. It uses GORM's classic API on v itself,
+// so that v receives the new update time.
+func (r *Repository[T]) Update(ctx context.Context, v *T) error {
+	if err := r.m.needPK(); err != nil {
+		return r.fail("update", err)
+	}
+	if v == nil {
+		return r.fail("update", fmt.Errorf("%w: nil value", ErrInvalidQuery))
+	}
+	id, zero := r.m.pk.ValueOf(ctx, reflect.ValueOf(v).Elem())
+	if zero {
+		return r.fail("update", fmt.Errorf("%w: zero primary key", ErrInvalidQuery))
+	}
+	return r.failID("update", id, r.r.Do(ctx, func(ctx context.Context, db *gorm.DB) error {
+		res := db.Model(v).Select("*").Omit(r.m.ins...).Updates(v)
+		if res.Error == nil && res.RowsAffected == 0 {
+			return gorm.ErrRecordNotFound
+		}
+		return res.Error
+	}))
+}
+
+// UpdateFields sets the given fields of the row whose primary key is id
+// (by primary key only: a bulk update by query is too easy to get wrong
+// from request data). Keys are Go field names or column names of T, each
+// checked against the schema, values are bound parameters (SQL
+// expressions are refused); the update time is set as GORM does. No such
+// row: ErrNotFound. An empty map does nothing.
+func (r *Repository[T]) UpdateFields(ctx context.Context, id any, fields map[string]any) error {
+	if err := r.m.needPK(); err != nil {
+		return r.failID("update fields", id, err)
+	}
+	v, err := r.m.pkValue(id)
+	if err != nil {
+		return r.failID("update fields", id, err)
+	}
+	set := make(map[string]any, len(fields))
+	for k, val := range fields {
+		f, err := r.m.field(k, true)
+		if err != nil {
+			return r.failID("update fields", id, err)
+		}
+		if f.PrimaryKey {
+			return r.failID("update fields", id, fmt.Errorf("%w: %q is the primary key", ErrInvalidQuery, k))
+		}
+		if err := checkValue(k, val); err != nil {
+			return r.failID("update fields", id, err)
+		}
+		set[f.DBName] = val
+	}
+	if len(set) == 0 {
+		return nil
+	}
+	return r.failID("update fields", id, r.r.Do(ctx, func(ctx context.Context, db *gorm.DB) error {
+		res := db.Model(new(T)).Where(clause.Eq{Column: r.m.pkC, Value: v}).Updates(set)
+		if res.Error == nil && res.RowsAffected == 0 {
+			return gorm.ErrRecordNotFound
+		}
+		return res.Error
+	}))
+}
+
+// Delete deletes the row whose primary key is id: a soft delete (setting
+// deleted_at) when T has a gorm.DeletedAt field, as GORM does. No such
+// row, or one already soft-deleted: ErrNotFound.
+func (r *Repository[T]) Delete(ctx context.Context, id any) error {
+	if err := r.m.needPK(); err != nil {
+		return r.failID("delete", id, err)
+	}
+	v, err := r.m.pkValue(id)
+	if err != nil {
+		return r.failID("delete", id, err)
+	}
+	return r.failID("delete", id, r.r.Do(ctx, func(ctx context.Context, db *gorm.DB) error {
+		n, err := gorm.G[T](db).Where(clause.Eq{Column: r.m.pkC, Value: v}).Delete(ctx)
+		if err == nil && n == 0 {
+			return gorm.ErrRecordNotFound
+		}
+		return err
+	}))
+}
+
+// Upsert inserts items; a row that conflicts on the conflict columns
+// (which must carry a unique index or constraint) is updated instead:
+// its update columns are set to the new values, or, when none are given,
+// every column except the primary key and the creation time (a
+// soft-deleted row is thereby restored). When every given column is a
+// conflict column the conflicting rows are left alone (DO NOTHING).
+// Generated keys are filled in place. Like CreateBatch, more than
+// DefaultBatchSize items run in one transaction.
+func (r *Repository[T]) Upsert(ctx context.Context, items []T, conflict []string, update ...string) error {
+	if r.m.err != nil {
+		return r.fail("upsert", r.m.err)
+	}
+	if len(conflict) == 0 {
+		return r.fail("upsert", fmt.Errorf("%w: no conflict columns", ErrInvalidQuery))
+	}
+	oc := clause.OnConflict{Columns: make([]clause.Column, len(conflict))}
+	isConflict := map[string]bool{}
+	for i, name := range conflict {
+		f, err := r.m.field(name, false)
+		if err != nil {
+			return r.fail("upsert", err)
+		}
+		oc.Columns[i] = clause.Column{Name: f.DBName}
+		isConflict[f.DBName] = true
+	}
+	var cols []string
+	for _, name := range update {
+		f, err := r.m.field(name, true)
+		if err != nil {
+			return r.fail("upsert", err)
+		}
+		if !isConflict[f.DBName] {
+			cols = append(cols, f.DBName)
+		}
+	}
+	switch {
+	case len(update) == 0:
+		oc.UpdateAll = true
+	case len(cols) == 0:
+		oc.DoNothing = true
+	default:
+		oc.DoUpdates = clause.AssignmentColumns(cols)
+	}
+	if len(items) == 0 {
+		return nil
+	}
+	return r.fail("upsert", r.r.Do(ctx, func(ctx context.Context, db *gorm.DB) error {
+		return inBatches(db, len(items) > DefaultBatchSize, func(db *gorm.DB) error {
+			return gorm.G[T](db, oc).CreateInBatches(ctx, &items, DefaultBatchSize)
+		})
+	}))
+}
+
+// checkValue refuses values GORM would write into the SQL text instead
+// of binding: expressions, sub-queries, column and table references.
+func checkValue(field string, v any) error {
+	switch v.(type) {
+	case clause.Expression, *gorm.DB, clause.Column, clause.Table, clause.Interface:
+		return fmt.Errorf("%w: %s: %T is SQL, not a value", ErrInvalidQuery, field, v)
+	}
+	return nil
+}

@@ -1,0 +1,162 @@
+package repo
+
+import (
+	"fmt"
+	"reflect"
+	"sync"
+
+	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
+	"gorm.io/gorm/schema"
+)
+
+// schemaCaches holds one schema cache (a *sync.Map, as schema.Parse
+// wants) per naming strategy, keyed by the strategy's printed value.
+var schemaCaches sync.Map
+
+func schemaCache(namer schema.Namer) *sync.Map {
+	key := fmt.Sprintf("%T %#v", namer, namer)
+	if c, ok := schemaCaches.Load(key); ok {
+		return c.(*sync.Map)
+	}
+	c, _ := schemaCaches.LoadOrStore(key, &sync.Map{})
+	return c.(*sync.Map)
+}
+
+// model is T's parsed schema and what the methods need from it.
+type model struct {
+	sch *schema.Schema
+	err error          // why T cannot be used; every method returns it
+	pk  *schema.Field  // the single primary key, nil when there is none
+	pkC clause.Column  // its column
+	ins []string       // fields Update must not write: creation time, soft delete
+}
+
+// parseModel resolves T's schema once per naming strategy. It never
+// panics: a type GORM cannot map gives a model whose err is set.
+func parseModel[T any](namer schema.Namer) (m *model) {
+	m = &model{}
+	defer func() {
+		if r := recover(); r != nil {
+			m = &model{err: fmt.Errorf("%w: %T: %v", ErrInvalidModel, *new(T), r)}
+		}
+	}()
+	if namer == nil {
+		namer = schema.NamingStrategy{IdentifierMaxLength: 64} // gorm.Open's default
+	}
+	var zero T
+	if t := reflect.TypeOf(zero); t == nil || t.Kind() != reflect.Struct {
+		return &model{err: fmt.Errorf("%w: %T is not a struct", ErrInvalidModel, zero)}
+	}
+	s, err := schema.Parse(&zero, schemaCache(namer), namer)
+	if err != nil {
+		return &model{err: fmt.Errorf("%w: %T: %w", ErrInvalidModel, zero, err)}
+	}
+	m.sch = s
+	if len(s.PrimaryFields) == 1 {
+		m.pk = s.PrimaryFields[0]
+		m.pkC = clause.Column{Table: clause.CurrentTable, Name: m.pk.DBName}
+	}
+	for _, f := range s.Fields {
+		if f.DBName == "" {
+			continue
+		}
+		if f.AutoCreateTime > 0 || f.FieldType == reflect.TypeOf(gorm.DeletedAt{}) {
+			m.ins = append(m.ins, f.DBName)
+		}
+	}
+	return m
+}
+
+// needPK is the error of a method that needs a single primary key.
+func (m *model) needPK() error {
+	if m.err != nil {
+		return m.err
+	}
+	if m.pk == nil {
+		return fmt.Errorf("%w: %s has %d primary key fields, this method needs exactly one",
+			ErrInvalidModel, m.sch.Name, len(m.sch.PrimaryFields))
+	}
+	return nil
+}
+
+// field resolves a name given by a caller to a column of the model: the
+// exact Go field name or the exact column name, nothing looser (GORM's
+// own LookUpField also guesses through the naming strategy). Fields with
+// no column (relations, `gorm:"-"`) are unknown. forWrite also requires
+// the field to be writable.
+func (m *model) field(name string, forWrite bool) (*schema.Field, error) {
+	f, ok := m.sch.FieldsByDBName[name]
+	if !ok {
+		f, ok = m.sch.FieldsByName[name]
+	}
+	if !ok || f.DBName == "" || !f.Readable || (forWrite && !f.Updatable && !f.Creatable) {
+		return nil, fmt.Errorf("%w %q for %s", ErrUnknownField, name, m.sch.Name)
+	}
+	return f, nil
+}
+
+// column resolves name to a quoted-on-build column of the current table.
+func (m *model) column(name string, forWrite bool) (clause.Column, *schema.Field, error) {
+	f, err := m.field(name, forWrite)
+	if err != nil {
+		return clause.Column{}, nil, err
+	}
+	return clause.Column{Table: clause.CurrentTable, Name: f.DBName}, f, nil
+}
+
+// pkValue checks that id can be the primary key's value and converts
+// it: numbers convert between numeric kinds, anything else must be
+// assignable. A string for an integer key is refused rather than sent.
+func (m *model) pkValue(id any) (any, error) {
+	if id == nil {
+		return nil, fmt.Errorf("%w: nil primary key", ErrInvalidQuery)
+	}
+	want := m.pk.FieldType
+	for want.Kind() == reflect.Pointer {
+		want = want.Elem()
+	}
+	v := reflect.ValueOf(id)
+	switch {
+	case v.Type() == want:
+		return id, nil
+	case isNumber(v.Kind()) && isNumber(want.Kind()):
+		if !fitsNumber(v, want) {
+			return nil, fmt.Errorf("%w: primary key %v does not fit %s", ErrInvalidQuery, id, want)
+		}
+		return v.Convert(want).Interface(), nil
+	case v.Type().AssignableTo(want):
+		return id, nil
+	}
+	return nil, fmt.Errorf("%w: primary key of %s is %s, got %T", ErrInvalidQuery, m.sch.Name, want, id)
+}
+
+func isNumber(k reflect.Kind) bool {
+	switch k {
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
+		return true
+	}
+	return false
+}
+
+func fitsNumber(v reflect.Value, t reflect.Type) bool {
+	switch v.Kind() {
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		n := v.Int()
+		switch t.Kind() {
+		case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+			return !reflect.Zero(t).OverflowInt(n)
+		default:
+			return n >= 0 && !reflect.Zero(t).OverflowUint(uint64(n))
+		}
+	default:
+		n := v.Uint()
+		switch t.Kind() {
+		case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+			return n <= 1<<63-1 && !reflect.Zero(t).OverflowInt(int64(n))
+		default:
+			return !reflect.Zero(t).OverflowUint(n)
+		}
+	}
+}
