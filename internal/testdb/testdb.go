@@ -10,6 +10,7 @@ import (
 	"encoding/hex"
 	"net/url"
 	"os"
+	"syscall"
 	"testing"
 	"time"
 
@@ -27,6 +28,20 @@ const (
 // it is unset.
 func URL(t testing.TB, env string) string {
 	t.Helper()
+	switch env {
+	case EnvPostgres:
+		return Postgres(t)
+	case EnvPgBouncerSession:
+		return PgBouncerSession(t)
+	case EnvPgBouncerTx:
+		return PgBouncerTx(t)
+	}
+	return lookup(t, env)
+}
+
+// lookup is URL without the locks.
+func lookup(t testing.TB, env string) string {
+	t.Helper()
 	if v := os.Getenv(env); v != "" {
 		return v
 	}
@@ -38,15 +53,33 @@ func URL(t testing.TB, env string) string {
 	return ""
 }
 
-// Postgres is the URL of the real PostgreSQL server.
-func Postgres(t testing.TB) string { return URL(t, EnvPostgres) }
+// Postgres is the URL of the real PostgreSQL server. The test holds a
+// shared lock on the services until it ends (see PostgresExclusive).
+func Postgres(t testing.TB) string {
+	t.Helper()
+	u := lookup(t, EnvPostgres)
+	lock(t, lockServer, syscall.LOCK_SH)
+	return u
+}
 
 // PgBouncerSession is the URL of the session-mode PgBouncer with the small
-// max_client_conn that reproduces the seed's failure.
-func PgBouncerSession(t testing.TB) string { return URL(t, EnvPgBouncerSession) }
+// max_client_conn that reproduces the seed's failure. The test has that
+// PgBouncer to itself until it ends: its clients are the only ones.
+func PgBouncerSession(t testing.TB) string {
+	t.Helper()
+	u := lookup(t, EnvPgBouncerSession)
+	lock(t, lockServer, syscall.LOCK_SH)
+	lock(t, lockSession, syscall.LOCK_EX)
+	return u
+}
 
 // PgBouncerTx is the URL of the transaction-mode PgBouncer.
-func PgBouncerTx(t testing.TB) string { return URL(t, EnvPgBouncerTx) }
+func PgBouncerTx(t testing.TB) string {
+	t.Helper()
+	u := lookup(t, EnvPgBouncerTx)
+	lock(t, lockServer, syscall.LOCK_SH)
+	return u
+}
 
 // CreateDatabase creates a fresh, uniquely named database on the
 // PostgreSQL server of Postgres(t) (skipping t when that is unset) and
