@@ -216,13 +216,13 @@ func clip(s string) string {
 }
 
 func writeError(w http.ResponseWriter, r *http.Request, code int, msg string) {
-	writeJSON(w, r, code, ErrorResponse{Error: msg})
+	writeJSON(w, r, code, ErrorResponse{Error: Sanitize(msg)})
 }
 
 func writeJSON(w http.ResponseWriter, r *http.Request, code int, v any) {
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(v); err != nil {
-		code, buf = http.StatusInternalServerError, *bytes.NewBufferString(`{"error":"encoding the response failed"}`+"\n")
+		code, buf = http.StatusInternalServerError, *bytes.NewBufferString(`{"error":"encoding the response failed"}` + "\n")
 	}
 	h := w.Header()
 	h.Set("Content-Type", "application/json; charset=utf-8")

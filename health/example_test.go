@@ -1,0 +1,47 @@
+package health_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+
+	"github.com/tollgate-db/tollgate/health"
+	"github.com/tollgate-db/tollgate/pool"
+)
+
+// exampleSource stands in for a *pool.Pool.
+type exampleSource struct{}
+
+func (exampleSource) Stats() pool.Stats {
+	return pool.Stats{Executor: pool.ExecutorStats{Limit: 3, MaxConcurrent: 3}, Profile: pool.Production}
+}
+func (exampleSource) Ping(context.Context) error { return nil }
+func (exampleSource) Cleanup(context.Context) (pool.CleanupResult, error) {
+	return pool.CleanupResult{OpenBefore: 4, OpenAfter: 1, IdleClosed: 3, InUse: 1}, nil
+}
+
+func ExampleChecker_Handler() {
+	hc := health.New(exampleSource{}, health.Config{Token: "s3cret"}) // pass your *pool.Pool
+	defer hc.Close()
+	mux := http.NewServeMux()
+	mux.Handle("/api/health/database", hc.Handler())
+
+	rec := httptest.NewRecorder()
+	mux.ServeHTTP(rec, httptest.NewRequest("GET", "/api/health/database", nil))
+	fmt.Println(rec.Code, hc.Check(context.Background()).Status)
+
+	req := httptest.NewRequest("POST", "/api/health/database", strings.NewReader(`{"action":"cleanup"}`))
+	rec = httptest.NewRecorder()
+	mux.ServeHTTP(rec, req)
+	fmt.Println(rec.Code, strings.TrimSpace(rec.Body.String()))
+
+	rec = httptest.NewRecorder()
+	mux.ServeHTTP(rec, httptest.NewRequest("PUT", "/api/health/database", nil))
+	fmt.Println(rec.Code, rec.Header().Get("Allow"))
+	// Output:
+	// 200 healthy
+	// 401 {"error":"missing or wrong bearer token"}
+	// 405 GET, HEAD, POST
+}
