@@ -26,10 +26,10 @@ func schemaCache(namer schema.Namer) *sync.Map {
 // model is T's parsed schema and what the methods need from it.
 type model struct {
 	sch *schema.Schema
-	err error          // why T cannot be used; every method returns it
-	pk  *schema.Field  // the single primary key, nil when there is none
-	pkC clause.Column  // its column
-	ins []string       // fields Update must not write: creation time, soft delete
+	err error         // why T cannot be used; every method returns it
+	pk  *schema.Field // the single primary key, nil when there is none
+	pkC clause.Column // its column
+	ins []string      // fields Update must not write: creation time, soft delete
 }
 
 // parseModel resolves T's schema once per naming strategy. It never
