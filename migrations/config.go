@@ -113,7 +113,7 @@ func (c Config) withDefaults() (Config, error) {
 		case m.Version < 1:
 			return c, fmt.Errorf("%w: Go migration %d (%q): version %d must be positive", ErrInvalidConfig, i, m.Name, m.Version)
 		case m.Up == nil:
-			return c, fmt.Errorf("%w: Go migration %d (%q): Up is nil", ErrInvalidConfig, m.Version, m.Name)
+			return c, fmt.Errorf("%w: Go migration version %d (%q): Up is nil", ErrInvalidConfig, m.Version, m.Name)
 		}
 		if j, dup := seen[m.Version]; dup {
 			return c, fmt.Errorf("%w: duplicate version %d: Go migrations %q and %q", ErrInvalidConfig, m.Version, c.GoMigrations[j].Name, m.Name)

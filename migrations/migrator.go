@@ -179,6 +179,9 @@ func (m *Migrator) provider() (*goose.Provider, error) {
 		dialect = database.DialectSQLite3
 	}
 	prov, err := goose.NewProvider(dialect, m.db, fsys, opts...)
+	if errors.Is(err, goose.ErrNoMigrations) {
+		return nil, fmt.Errorf("%w: no migrations: no <version>_<name>.sql file in FS directory %q and no GoMigrations", ErrInvalidConfig, cfg.Dir)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrInvalidConfig, err)
 	}
