@@ -32,6 +32,9 @@ type ExecutorConfig struct {
 	OnLimitChange func(old, new int, reason string)
 	// OnRetry is called before each retry. Default: nil.
 	OnRetry func(attempt int, class Class, err error)
+	// OnError is called for every failed attempt and every call refused
+	// by the queue, retried or not, except cancellations. Default: nil.
+	OnError func(class Class, err error)
 }
 
 // Executor admits calls in FIFO order, at most Limit() at a time, with a
@@ -136,8 +139,19 @@ func (e *Executor) attempt(ctx context.Context, fn func(context.Context) error, 
 	if timeout == 0 {
 		timeout = e.cfg.OpTimeout
 	}
+	panicked := true
+	defer func() {
+		if panicked { // fn panicked: free the slot, let the panic go on
+			e.release(Permanent)
+		}
+	}()
 	err := e.call(ctx, fn, timeout)
-	e.release(e.cfg.Classify(err))
+	panicked = false
+	c := e.cfg.Classify(err)
+	e.release(c)
+	if err != nil && c != Canceled && e.cfg.OnError != nil {
+		e.cfg.OnError(c, err)
+	}
 	return err
 }
 
@@ -166,6 +180,9 @@ func (e *Executor) acquire(ctx context.Context) error {
 	if e.queue.len >= e.cfg.MaxQueue {
 		e.mu.Unlock()
 		e.rejected.Add(1)
+		if e.cfg.OnError != nil {
+			e.cfg.OnError(Permanent, ErrQueueFull)
+		}
 		return ErrQueueFull
 	}
 	if err := ctx.Err(); err != nil {
@@ -201,6 +218,9 @@ func (e *Executor) acquire(ctx context.Context) error {
 		e.mu.Unlock()
 		if err == ErrQueueTimeout {
 			e.timedOut.Add(1)
+			if e.cfg.OnError != nil {
+				e.cfg.OnError(Permanent, ErrQueueTimeout)
+			}
 		} else if err != ErrClosed {
 			e.canceled.Add(1)
 		}

@@ -446,3 +446,21 @@ func TestNewExecutorRejectsBadConfig(t *testing.T) {
 		}
 	}
 }
+
+func TestExecutorPanicFreesSlot(t *testing.T) {
+	e := newExec(t, pool.ExecutorConfig{MaxConcurrent: 1})
+	func() {
+		defer func() {
+			if r := recover(); r != "boom" {
+				t.Fatalf("recovered %v, want the panic to propagate", r)
+			}
+		}()
+		e.Run(context.Background(), func(context.Context) error { panic("boom") })
+	}()
+	if s := e.Stats(); s.InFlight != 0 {
+		t.Fatalf("InFlight = %d after a panic, want 0", s.InFlight)
+	}
+	if err := e.Run(context.Background(), func(context.Context) error { return nil }); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -102,6 +102,7 @@ func Open(ctx context.Context, cfg Config) (*Pool, error) {
 		OnExhausted:   p.onExhausted,
 		OnLimitChange: p.onLimitChange,
 		OnRetry:       p.onRetry,
+		OnError:       p.noteErr,
 	})
 
 	pingCtx, cancel := context.WithTimeout(ctx, cfg.OpTimeout)
@@ -149,11 +150,23 @@ func (p *Pool) openPostgres() (*sql.DB, error) {
 // connection too.
 func (p *Pool) Do(ctx context.Context, fn func(ctx context.Context, db *gorm.DB) error, opts ...CallOption) error {
 	if tx := p.txFrom(ctx); tx != nil {
-		return p.noteErr(fn(ctx, tx.WithContext(ctx)))
+		err := fn(ctx, tx.WithContext(ctx))
+		if err != nil {
+			p.noteErr(Classify(err), err)
+		}
+		return explain(err)
 	}
-	return p.noteErr(p.exec.Run(ctx, func(ctx context.Context) error {
+	return explain(p.exec.Run(ctx, func(ctx context.Context) error {
 		return fn(ctx, p.db.WithContext(ctx))
 	}, opts...))
+}
+
+// explain adds the fix to errors whose cause is a configuration mistake.
+func explain(err error) error {
+	if err != nil && Classify(err) == PoolerMismatch {
+		return fmt.Errorf("%w (named prepared statements do not survive a transaction pooler: add pgbouncer=true to the database URL)", err)
+	}
+	return err
 }
 
 // Gorm returns the underlying *gorm.DB. Calls made on it bypass the
@@ -192,7 +205,11 @@ func (p *Pool) Target() string {
 // queue; ctx bounds it. When every connection is busy, database/sql makes
 // it wait for one: give ctx a short deadline (the health package does).
 func (p *Pool) Ping(ctx context.Context) error {
-	return p.noteErr(p.sanitize(p.sql.PingContext(ctx)))
+	err := p.sanitize(p.sql.PingContext(ctx))
+	if err != nil {
+		p.noteErr(Classify(err), err)
+	}
+	return err
 }
 
 // Close stops admitting calls, fails the queued ones with ErrClosed, waits

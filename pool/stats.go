@@ -54,21 +54,16 @@ func (p *Pool) Stats() Stats {
 }
 
 // noteErr records err as the last error when it is a failure worth
-// reporting (not a caller's cancellation, not a constraint violation the
-// caller handles), and returns it.
-func (p *Pool) noteErr(err error) error {
-	if err == nil {
-		return nil
-	}
-	c := Classify(err)
-	if c == Canceled || c == Constraint {
-		return err
+// reporting: not a caller's cancellation, not a constraint violation the
+// caller handles.
+func (p *Pool) noteErr(c Class, err error) {
+	if err == nil || c == Canceled || c == Constraint {
+		return
 	}
 	info := ErrorInfo{Class: c, Message: p.sanitize(err).Error(), At: time.Now()}
 	p.lastErrMu.Lock()
 	p.lastErr = info
 	p.lastErrMu.Unlock()
-	return err
 }
 
 // sanitizedError keeps the cause reachable by errors.Is/As while its text

@@ -51,9 +51,9 @@ const maxTxRuns = 3
 // ctx bounds the whole transaction; so does Config.TxTimeout.
 func (p *Pool) Transaction(ctx context.Context, fn func(ctx context.Context) error) error {
 	if outer := p.txFrom(ctx); outer != nil {
-		return p.noteErr(outer.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		return outer.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 			return fn(context.WithValue(ctx, txKey{}, &txValue{owner: p, tx: tx}))
-		}))
+		})
 	}
 	runs := maxTxRuns
 	if p.cfg.DisableTxRetry {
@@ -70,7 +70,7 @@ func (p *Pool) Transaction(ctx context.Context, fn func(ctx context.Context) err
 			p.log.Debug("tollgate: re-running transaction", "run", run+1, "err", p.sanitize(err))
 		}
 	}
-	return p.noteErr(err)
+	return explain(err)
 }
 
 // runTx is one run: BEGIN, fn, COMMIT or ROLLBACK, on the slot's connection.
