@@ -49,7 +49,7 @@ func TestIntegrationTransactionRerunsOnConflict(t *testing.T) {
 	err := p.Transaction(context.Background(), func(ctx context.Context) error {
 		runs++
 		return p.Do(ctx, func(ctx context.Context, db *gorm.DB) error {
-			if err := db.Exec("insert into "+table+" values (1, 'x')").Error; err != nil {
+			if err := db.Exec("insert into " + table + " values (1, 'x')").Error; err != nil {
 				return err
 			}
 			if runs == 1 {
