@@ -76,7 +76,14 @@ func (r *Repository[T]) fail(op string, err error) error {
 }
 
 func (r *Repository[T]) failID(op string, id any, err error) error {
-	return r.fail(fmt.Sprintf("%s %v", op, id), err)
+	if err == nil {
+		return nil
+	}
+	table := "?"
+	if r.m.sch != nil {
+		table = r.m.sch.Table
+	}
+	return fmt.Errorf("repo: %s %s %v: %w", op, table, id, mapErr(err))
 }
 
 // Get returns the row whose primary key is id. id must have the key's
