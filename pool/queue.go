@@ -7,13 +7,14 @@ import (
 	"time"
 )
 
-// waiter is one queued call. Its fields other than ready are guarded by
-// Executor.mu.
+// waiter is one queued call. Its fields other than ready are written under
+// Executor.mu, once, before the one send on ready that ends the wait; the
+// waiter reads them after receiving.
 type waiter struct {
-	ready      chan struct{} // capacity 1: the grant never blocks the granter
+	ready      chan struct{} // capacity 1: the send never blocks the sender
 	prev, next *waiter
-	granted    bool
-	closed     bool
+	done       bool  // granted a slot, or failed with err
+	err        error // nil when granted
 }
 
 // newWaiter allocates a waiter. Only calls that must wait get one, and
