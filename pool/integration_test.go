@@ -1,12 +1,14 @@
 package pool_test
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"database/sql"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/url"
 	"strings"
 	"sync"
@@ -258,8 +260,10 @@ func TestIntegrationServerExhaustion53300(t *testing.T) {
 		admin.Exec("drop role if exists " + role)
 	})
 	ru, _ := url.Parse(u)
-	ru.User = url.User(role)
+	const secret = "pw_Zz9s3cret" // trust auth ignores it; nothing may print it
+	ru.User = url.UserPassword(role, secret)
 	roleURL := ru.String()
+	var logs syncBuffer
 
 	// The raw error, straight from the server.
 	c1, err := pgx.Connect(context.Background(), roleURL)
@@ -273,7 +277,8 @@ func TestIntegrationServerExhaustion53300(t *testing.T) {
 		t.Fatalf("second connection: %v, want 53300 classified exhausted", err)
 	}
 
-	p := openPool(t, roleURL, pool.Config{MaxOpenConns: 3, MaxConcurrent: 3, Retry: pool.RetryConfig{Attempts: 6}})
+	p := openPool(t, roleURL, pool.Config{MaxOpenConns: 3, MaxConcurrent: 3, Retry: pool.RetryConfig{Attempts: 6},
+		Logger: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
 	var errs atomic.Int64
 	var wg sync.WaitGroup
 	for range 30 {
@@ -297,6 +302,31 @@ func TestIntegrationServerExhaustion53300(t *testing.T) {
 	if s.LastError.Class != pool.Exhausted {
 		t.Fatalf("LastError = %+v, want the exhaustion recorded", s.LastError)
 	}
+	out := logs.String()
+	if !strings.Contains(out, "connection pool exhausted") || !strings.Contains(out, "retrying") {
+		t.Fatalf("logs lack the exhaustion and retry events:\n%s", out)
+	}
+	if strings.Contains(out, secret) || strings.Contains(s.LastError.Message, secret) || strings.Contains(p.Config().DatabaseURL, secret) {
+		t.Fatalf("the password leaked into logs, LastError or Config")
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for the logger's concurrent writes.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
 
 // The session-mode PgBouncer's own refusal is a real 08P01 the classifier
