@@ -1,0 +1,204 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+	"net/mail"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"gorm.io/gorm"
+
+	"github.com/tollgate-db/tollgate/health"
+	"github.com/tollgate-db/tollgate/metrics"
+	"github.com/tollgate-db/tollgate/pool"
+	"github.com/tollgate-db/tollgate/repo"
+)
+
+// User is the example's one resource.
+type User struct {
+	ID        uint      `gorm:"primaryKey" json:"id"`
+	Email     string    `gorm:"size:320;not null;uniqueIndex:httpapi_users_email_key" json:"email"`
+	Name      string    `gorm:"size:200;not null" json:"name"`
+	CreatedAt time.Time `json:"createdAt"`
+}
+
+// TableName keeps the example's table apart from others in a shared database.
+func (User) TableName() string { return "httpapi_users" }
+
+// migrate creates the schema. It is GORM's AutoMigrate for now, run
+// through the pool's executor; a real service would use package migrations.
+func migrate(ctx context.Context, p *pool.Pool) error {
+	return p.Do(ctx, func(ctx context.Context, db *gorm.DB) error {
+		return db.AutoMigrate(&User{})
+	})
+}
+
+// serverConfig configures newServer.
+type serverConfig struct {
+	// HealthToken guards POST /api/health/database {"action":"cleanup"}.
+	// Default: "" (cleanup disabled).
+	HealthToken string
+	// Logger receives request errors. Default: slog.Default().
+	Logger *slog.Logger
+}
+
+// server is the example's HTTP API. Close it to stop the health memo.
+type server struct {
+	mux    *http.ServeMux
+	users  *repo.Repository[User]
+	health *health.Checker
+	log    *slog.Logger
+}
+
+// newServer builds the routes over p:
+//
+//	GET  /api/users?limit=&cursor=   a page of users, by id
+//	GET  /api/users/{id}             one user
+//	POST /api/users                  create {"email","name"}
+//	     /api/health/database        the health report and cleanup
+//	GET  /livez                      liveness, no database
+//	GET  /readyz                     readiness, memoized check
+//	GET  /metrics                    Prometheus
+func newServer(p *pool.Pool, cfg serverConfig) *server {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	s := &server{
+		mux:    http.NewServeMux(),
+		users:  repo.New[User](p),
+		health: health.New(p, health.Config{Token: cfg.HealthToken, Logger: cfg.Logger}),
+		log:    cfg.Logger,
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(metrics.NewCollector(p, "", nil))
+
+	s.mux.HandleFunc("GET /api/users", s.listUsers)
+	s.mux.HandleFunc("GET /api/users/{id}", s.getUser)
+	s.mux.HandleFunc("POST /api/users", s.createUser)
+	s.mux.Handle("/api/health/database", s.health.Handler())
+	s.mux.Handle("/livez", s.health.LivenessHandler())
+	s.mux.Handle("/readyz", s.health.ReadinessHandler())
+	s.mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	return s
+}
+
+func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
+
+// Close stops the health checker's memo.
+func (s *server) Close() { s.health.Close() }
+
+const maxPageSize = 100
+
+type userPage struct {
+	Items []User `json:"items"`
+	Next  string `json:"next,omitempty"`
+}
+
+func (s *server) listUsers(w http.ResponseWriter, r *http.Request) {
+	limit := 20
+	if v := r.URL.Query().Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > maxPageSize {
+			writeError(w, http.StatusBadRequest, "limit must be between 1 and 100")
+			return
+		}
+		limit = n
+	}
+	page, err := s.users.Page(r.Context(), repo.All().OrderBy("id", repo.Asc).Limit(limit), r.URL.Query().Get("cursor"))
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if page.Items == nil {
+		page.Items = []User{}
+	}
+	writeJSON(w, http.StatusOK, userPage{Items: page.Items, Next: page.Next})
+}
+
+func (s *server) getUser(w http.ResponseWriter, r *http.Request) {
+	id, err := strconv.ParseUint(r.PathValue("id"), 10, 63)
+	if err != nil || id == 0 {
+		writeError(w, http.StatusBadRequest, "id must be a positive integer")
+		return
+	}
+	u, err := s.users.Get(r.Context(), uint(id))
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, u)
+}
+
+type createUserRequest struct {
+	Email string `json:"email"`
+	Name  string `json:"name"`
+}
+
+func (s *server) createUser(w http.ResponseWriter, r *http.Request) {
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 16<<10))
+	dec.DisallowUnknownFields()
+	var req createUserRequest
+	if err := dec.Decode(&req); err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			writeError(w, http.StatusRequestEntityTooLarge, "body too large")
+			return
+		}
+		writeError(w, http.StatusBadRequest, "invalid JSON body")
+		return
+	}
+	req.Email, req.Name = strings.TrimSpace(req.Email), strings.TrimSpace(req.Name)
+	if a, err := mail.ParseAddress(req.Email); err != nil || a.Address != req.Email {
+		writeError(w, http.StatusBadRequest, "email must be a plain e-mail address")
+		return
+	}
+	if req.Name == "" || len(req.Name) > 200 {
+		writeError(w, http.StatusBadRequest, "name must be 1 to 200 bytes")
+		return
+	}
+	u := User{Email: req.Email, Name: req.Name}
+	if err := s.users.Create(r.Context(), &u); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	w.Header().Set("Location", "/api/users/"+strconv.FormatUint(uint64(u.ID), 10))
+	writeJSON(w, http.StatusCreated, u)
+}
+
+// fail maps an error to a status. Database errors are logged, never sent:
+// their text may name the server.
+func (s *server) fail(w http.ResponseWriter, r *http.Request, err error) {
+	switch {
+	case errors.Is(err, repo.ErrNotFound):
+		writeError(w, http.StatusNotFound, "not found")
+	case errors.Is(err, repo.ErrConflict):
+		writeError(w, http.StatusConflict, "a user with that email exists")
+	case errors.Is(err, repo.ErrInvalidCursor):
+		writeError(w, http.StatusBadRequest, "invalid cursor")
+	case errors.Is(err, pool.ErrQueueFull), errors.Is(err, pool.ErrQueueTimeout), pool.IsPoolExhausted(err):
+		w.Header().Set("Retry-After", "1")
+		writeError(w, http.StatusServiceUnavailable, "busy, retry shortly")
+	case r.Context().Err() != nil:
+		// The client left; nobody reads the answer.
+	default:
+		s.log.Error("httpapi: request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+		writeError(w, http.StatusInternalServerError, "internal error")
+	}
+}
+
+func writeError(w http.ResponseWriter, code int, msg string) {
+	writeJSON(w, code, map[string]string{"error": msg})
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(code)
+	_ = json.NewEncoder(w).Encode(v)
+}
