@@ -157,9 +157,9 @@ func (e *Executor) attempt(ctx context.Context, fn func(context.Context) error, 
 
 func (e *Executor) call(ctx context.Context, fn func(context.Context) error, timeout time.Duration) error {
 	if d, ok := ctx.Deadline(); !ok || time.Until(d) > timeout {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, timeout)
-		defer cancel()
+		op := newOpCtx(ctx, timeout)
+		defer op.end()
+		return fn(op)
 	}
 	return fn(ctx)
 }

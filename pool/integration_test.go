@@ -355,3 +355,25 @@ func TestIntegrationPgBouncerMaxClientConn(t *testing.T) {
 		t.Fatalf("message %q", pe.Message)
 	}
 }
+
+// OpTimeout reaches the server: a long query is cancelled by the
+// operation deadline, and the connection comes back usable.
+func TestIntegrationOpTimeoutCancelsQuery(t *testing.T) {
+	p := openPool(t, testdb.Postgres(t), pool.Config{MaxOpenConns: 1, OpTimeout: 200 * time.Millisecond})
+	start := time.Now()
+	err := p.Do(context.Background(), func(ctx context.Context, db *gorm.DB) error {
+		return db.Exec("select pg_sleep(5)").Error
+	}, pool.Idempotent())
+	if elapsed := time.Since(start); elapsed > 3*time.Second {
+		t.Fatalf("the query ran %s, want it cancelled near the 200ms OpTimeout", elapsed)
+	}
+	if pool.Classify(err) != pool.Canceled {
+		t.Fatalf("err = %v (class %s), want a cancellation", err, pool.Classify(err))
+	}
+	if s := p.Stats(); s.Executor.Retried != 0 {
+		t.Fatalf("a timed-out call was retried: %+v", s.Executor)
+	}
+	if err := p.Do(context.Background(), func(ctx context.Context, db *gorm.DB) error { return db.Exec("select 1").Error }); err != nil {
+		t.Fatalf("the pool is unusable after a timeout: %v", err)
+	}
+}

@@ -1,0 +1,100 @@
+package pool
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"testing/synctest"
+	"time"
+)
+
+type ctxKey struct{}
+
+func TestOpCtxDeadline(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		parent := context.WithValue(context.Background(), ctxKey{}, "v")
+		c := newOpCtx(parent, time.Second)
+		defer c.end()
+		if d, ok := c.Deadline(); !ok || !d.Equal(time.Now().Add(time.Second)) {
+			t.Fatalf("Deadline = %v, %v", d, ok)
+		}
+		if c.Value(ctxKey{}) != "v" || c.Err() != nil {
+			t.Fatal("a fresh opCtx must pass values through and not be done")
+		}
+		start := time.Now()
+		<-c.Done()
+		if time.Since(start) != time.Second || !errors.Is(c.Err(), context.DeadlineExceeded) {
+			t.Fatalf("done after %s with %v, want 1s and DeadlineExceeded", time.Since(start), c.Err())
+		}
+	})
+}
+
+// Without anyone asking for Done, Err still reports the expiry, and a
+// later Done is already closed.
+func TestOpCtxErrWithoutDone(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		c := newOpCtx(context.Background(), time.Second)
+		time.Sleep(time.Second) // fake clock
+		if !errors.Is(c.Err(), context.DeadlineExceeded) {
+			t.Fatalf("Err = %v", c.Err())
+		}
+		select {
+		case <-c.Done():
+		default:
+			t.Fatal("Done is not closed although Err is set")
+		}
+	})
+}
+
+func TestOpCtxParent(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		parent, cancel := context.WithTimeout(context.Background(), time.Millisecond)
+		defer cancel()
+		c := newOpCtx(parent, time.Hour)
+		if d, _ := c.Deadline(); !d.Equal(time.Now().Add(time.Millisecond)) {
+			t.Fatalf("Deadline = %v, want the parent's earlier one", d)
+		}
+		<-c.Done()
+		if !errors.Is(c.Err(), context.DeadlineExceeded) {
+			t.Fatalf("Err = %v", c.Err())
+		}
+
+		parent2, cancel2 := context.WithCancel(context.Background())
+		c2 := newOpCtx(parent2, time.Hour)
+		done := c2.Done()
+		cancel2()
+		<-done
+		if !errors.Is(c2.Err(), context.Canceled) {
+			t.Fatalf("Err = %v, want the parent's Canceled", c2.Err())
+		}
+	})
+}
+
+// Contexts derived from an opCtx follow it through AfterFunc, with no
+// goroutine of their own, and end when the call ends.
+func TestOpCtxChildren(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		c := newOpCtx(context.Background(), time.Hour)
+		child, cancel := context.WithCancel(c)
+		defer cancel()
+		ran := make(chan struct{})
+		stop := c.AfterFunc(func() { close(ran) })
+		stopped := c.AfterFunc(func() { t.Error("a stopped AfterFunc ran") })
+		if !stopped() {
+			t.Fatal("stop before the end must report true")
+		}
+		synctest.Wait()
+		if child.Err() != nil {
+			t.Fatal("child ended early")
+		}
+		c.end()
+		<-child.Done()
+		<-ran
+		if !errors.Is(child.Err(), context.Canceled) || stop() {
+			t.Fatalf("child err = %v; stop after the end must report false", child.Err())
+		}
+		late := make(chan struct{})
+		c.AfterFunc(func() { close(late) })
+		<-late
+	})
+}
