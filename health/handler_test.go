@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"gorm.io/gorm"
 
@@ -146,7 +147,7 @@ func TestCleanupClosesIdleConnectionsOfRealPool(t *testing.T) {
 // leakySource is a real pool whose errors carry its DSN, as a careless
 // driver's might: the Checker must not let it through.
 type leakySource struct {
-	*pool.Pool
+	health.Source
 	dsn string
 }
 
@@ -155,7 +156,7 @@ func (s leakySource) Ping(ctx context.Context) error {
 }
 
 func (s leakySource) Stats() pool.Stats {
-	st := s.Pool.Stats()
+	st := s.Source.Stats()
 	st.LastError.Message += " (dsn " + s.dsn + ")"
 	return st
 }
@@ -189,29 +190,44 @@ func TestNoResponseRevealsThePassword(t *testing.T) {
 	for _, tc := range []struct {
 		name string
 		src  health.Source
-	}{{"real pool", p}, {"leaky source", leakySource{Pool: p, dsn: dsn}}} {
-		t.Run(tc.name, func(t *testing.T) {
-			hc := health.New(tc.src, health.Config{Token: token})
-			defer hc.Close()
-			h := hc.Handler()
-			bodies := []*httptest.ResponseRecorder{
-				get(t, h, "/"),
-				get(t, hc.ReadinessHandler(), "/"),
-				post(h, "Bearer "+token, `{"action":"cleanup"}`),
-				post(h, "Bearer "+pw, `{"action":"cleanup"}`),
-				post(h, "Bearer "+token, `{"action":"`+dsn+`"}`),
-				post(h, "Bearer "+token, `{"`+dsn+`":1}`),
-			}
-			r := decodeReport(t, bodies[0])
-			if r.LastError == nil || r.LastError.Message == "" {
-				t.Fatalf("lastError missing from %s", bodies[0].Body)
-			}
-			for i, rec := range bodies {
-				if b := rec.Body.String(); strings.Contains(b, pw) || strings.Contains(b, dsn) {
-					t.Errorf("response %d reveals the password: %s", i, b)
-				}
-			}
-		})
+	}{{"real pool", p}, {"leaky source", leakySource{Source: p, dsn: dsn}}} {
+		t.Run(tc.name, func(t *testing.T) { assertNoPassword(t, tc.src, dsn, pw) })
+	}
+}
+
+// The same without a database: a fake whose last error and ping error
+// carry the DSN.
+func TestNoResponseRevealsThePasswordFake(t *testing.T) {
+	const pw = "s3cretpw"
+	dsn := "postgres://postgres:" + pw + "@db.example.com:5432/app?sslmode=require"
+	src := newFake()
+	src.set(func(s *pool.Stats) {
+		s.LastError = pool.ErrorInfo{Class: pool.Exhausted, Message: "too many clients", At: time.Now()}
+	})
+	assertNoPassword(t, leakySource{Source: src, dsn: dsn}, dsn, pw)
+}
+
+func assertNoPassword(t *testing.T, src health.Source, dsn, pw string) {
+	t.Helper()
+	hc := health.New(src, health.Config{Token: token})
+	defer hc.Close()
+	h := hc.Handler()
+	bodies := []*httptest.ResponseRecorder{
+		get(t, h, "/"),
+		get(t, hc.ReadinessHandler(), "/"),
+		post(h, "Bearer "+token, `{"action":"cleanup"}`),
+		post(h, "Bearer "+pw, `{"action":"cleanup"}`),
+		post(h, "Bearer "+token, `{"action":"`+dsn+`"}`),
+		post(h, "Bearer "+token, `{"`+dsn+`":1}`),
+	}
+	r := decodeReport(t, bodies[0])
+	if r.LastError == nil || r.LastError.Message == "" {
+		t.Fatalf("lastError missing from %s", bodies[0].Body)
+	}
+	for i, rec := range bodies {
+		if b := rec.Body.String(); strings.Contains(b, pw) || strings.Contains(b, dsn) {
+			t.Errorf("response %d reveals the password: %s", i, b)
+		}
 	}
 }
 

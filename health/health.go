@@ -143,7 +143,12 @@ func (c *Checker) Invalidate() { c.memo.Delete(memoKey) }
 // Check reports the database's health. The pool figures are read now;
 // the ping result is memoized (see Config.TTL). When the pool is saturated
 // and no ping is memoized, Check does not ping and reports "degraded".
-// ctx bounds only this caller's wait for a ping another caller may share.
+// The ping bypasses the executor's queue; database/sql could still make it
+// wait for a connection if every one became busy between the saturation
+// check and the ping, and Config.PingTimeout bounds that wait.
+// ctx bounds only this caller's wait for a ping another caller may share;
+// when it ends first, the report is "unhealthy" with the reason in
+// database.error.
 func (c *Checker) Check(ctx context.Context) Report {
 	start := time.Now()
 	st := c.src.Stats()

@@ -36,7 +36,8 @@ type Report struct {
 	// CheckedAt is when the ping this report uses ran; nil when no ping
 	// was made (the pool was saturated or closed).
 	CheckedAt *time.Time `json:"checkedAt,omitempty"`
-	// Cached is true when the ping result was memoized by an earlier call.
+	// Cached is true when the ping ran before this call began: the result
+	// was memoized, or shared with the caller that started the ping.
 	Cached bool `json:"cached"`
 	// PingLatencyMs is the ping's round trip in milliseconds.
 	PingLatencyMs float64 `json:"pingLatencyMs"`
