@@ -35,8 +35,8 @@ func printTable(w io.Writer, rep *report) {
 			fmt.Fprintf(w, "    %s, e.g.: %s\n", cl, oneLine(s.ErrorSamples[cl], 160))
 		}
 		if m == modeTollgate {
-			fmt.Fprintf(w, "    executor: %d retries, %d exhaustions, limit lowered %d / raised %d times, final limit(s) %v\n",
-				s.Retried, s.Exhaustions, s.LimitDecreases, s.LimitIncreases, s.FinalLimits)
+			fmt.Fprintf(w, "    executor: %d retries, %d exhaustions, limit lowered %d / raised %d times, %d cleanups, final limit(s) %v\n",
+				s.Retried, s.Exhaustions, s.LimitDecreases, s.LimitIncreases, s.Cleanups, s.FinalLimits)
 		}
 		if s.Writes != nil {
 			wr := s.Writes

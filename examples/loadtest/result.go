@@ -40,6 +40,7 @@ type rawResult struct {
 	Exhaustions    int64 `json:"exhaustions"`
 	LimitDecreases int64 `json:"limit_decreases"`
 	LimitIncreases int64 `json:"limit_increases"`
+	Cleanups       int64 `json:"cleanups"`
 	FinalLimits    []int `json:"final_limits"`
 
 	WriteOut writeTally `json:"write_outcomes"`
@@ -94,6 +95,7 @@ func (r *rawResult) merge(o *rawResult) {
 	r.Exhaustions += o.Exhaustions
 	r.LimitDecreases += o.LimitDecreases
 	r.LimitIncreases += o.LimitIncreases
+	r.Cleanups += o.Cleanups
 	r.FinalLimits = append(r.FinalLimits, o.FinalLimits...)
 	w, x := &r.WriteOut, o.WriteOut
 	w.Acknowledged += x.Acknowledged
@@ -151,6 +153,7 @@ type modeSummary struct {
 	Exhaustions    int64             `json:"exhaustions"`
 	LimitDecreases int64             `json:"limit_decreases"`
 	LimitIncreases int64             `json:"limit_increases"`
+	Cleanups       int64             `json:"cleanups"`
 	FinalLimits    []int             `json:"final_limits,omitempty"`
 	Writes         *writeTally       `json:"writes,omitempty"`
 	Faults         int64             `json:"faults,omitempty"`
@@ -182,7 +185,7 @@ func (r *rawResult) summary() modeSummary {
 		Mode: r.Mode, Instances: r.Instances, Operations: r.Ops, Succeeded: r.OK,
 		Errors: r.errorCount(), ErrorsByClass: maps.Clone(r.Errors), ErrorSamples: maps.Clone(r.ErrorSamples),
 		DurationS: r.Elapsed.Seconds(), MaxServerConns: r.MaxServerConns,
-		Retried: r.Retried, Exhaustions: r.Exhaustions, LimitDecreases: r.LimitDecreases, LimitIncreases: r.LimitIncreases,
+		Retried: r.Retried, Exhaustions: r.Exhaustions, LimitDecreases: r.LimitDecreases, LimitIncreases: r.LimitIncreases, Cleanups: r.Cleanups,
 		FinalLimits: slices.Clone(r.FinalLimits), Faults: r.Faults, Terminated: r.Terminated, FaultLog: r.FaultLog,
 		ErrTimeline: r.ErrTimeline, OpsTimeline: r.OpsTimeline,
 	}

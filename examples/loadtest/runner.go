@@ -86,7 +86,9 @@ func finish(ctx context.Context, c *config, t *target, tag string, raw *rawResul
 		verifyWrites(ctx, c, t, tag, keys, &raw.WriteOut)
 	}
 	if t.pool != nil {
-		e := t.pool.Stats().Executor
+		st := t.pool.Stats()
+		e := st.Executor
+		raw.Cleanups = st.Cleanups
 		raw.Retried, raw.Exhaustions = e.Retried, e.Exhaustions
 		raw.LimitDecreases, raw.LimitIncreases = e.LimitDecreases, e.LimitIncreases
 		raw.FinalLimits = []int{e.Limit}
