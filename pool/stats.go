@@ -28,9 +28,12 @@ type Stats struct {
 	PgBouncer bool
 }
 
-// Saturated reports whether a new call would have to wait for a slot.
+// Saturated reports whether a new call, or a Ping, would have to wait: for
+// a slot of the executor, or for a connection of database/sql (every one in
+// use, by slots or by calls made on Gorm() directly).
 func (s Stats) Saturated() bool {
-	return s.Executor.QueueLength > 0 || s.Executor.InFlight >= s.Executor.Limit
+	return s.Executor.QueueLength > 0 || s.Executor.InFlight >= s.Executor.Limit ||
+		(s.DB.MaxOpenConnections > 0 && s.DB.InUse >= s.DB.MaxOpenConnections)
 }
 
 // ErrorInfo describes one failure without revealing the DSN or password.
