@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/tollgate-db/tollgate/pool"
 	"github.com/tollgate-db/tollgate/repo"
@@ -78,6 +79,25 @@ func BenchmarkGetRawGormInDo(b *testing.B) {
 			_, err := gorm.G[benchUser](db).Where("id = ?", id).First(ctx)
 			return err
 		}, pool.Idempotent())
+		if err != nil {
+			b.Fatal(err)
+		}
+		i++
+	}
+}
+
+// BenchmarkGetRawGormDeadline is the raw read with a per-call deadline,
+// as the executor's OpTimeout gives every call: it shows what the
+// deadline alone costs (pgx watches a cancellable ctx per query).
+func BenchmarkGetRawGormDeadline(b *testing.B) {
+	p := benchPool(b)
+	db := p.Gorm()
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		ctx, cancel := context.WithTimeout(context.Background(), 6*time.Second)
+		_, err := gorm.G[benchUser](db).Where("id = ?", int64(i%benchRows+1)).First(ctx)
+		cancel()
 		if err != nil {
 			b.Fatal(err)
 		}
