@@ -8,6 +8,7 @@ import (
 
 	"github.com/glebarez/sqlite"
 	"github.com/tollgate-db/tollgate/pool"
+	"gorm.io/gorm"
 )
 
 func TestProfileFromEnv(t *testing.T) {
@@ -114,5 +115,25 @@ func TestOpenBadURL(t *testing.T) {
 		if strings.Contains(err.Error(), pw) {
 			t.Errorf("error leaks the password: %v", err)
 		}
+	}
+}
+
+// A query that finds no row is an answer, not a failure of the database:
+// it counts as processed and is not the pool's last error.
+func TestNotFoundIsNotAFailure(t *testing.T) {
+	p, err := openSQLite(t, pool.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = p.Do(context.Background(), func(ctx context.Context, db *gorm.DB) error {
+		var n int
+		return db.Raw("select 1 where 1 = 0").First(&n).Error
+	})
+	if !errors.Is(err, gorm.ErrRecordNotFound) {
+		t.Fatalf("err = %v, want ErrRecordNotFound passed through", err)
+	}
+	s := p.Stats()
+	if s.Executor.Failed != 0 || s.LastError.Class != pool.OK {
+		t.Fatalf("stats = %+v, last error %+v: not-found counted as a failure", s.Executor, s.LastError)
 	}
 }

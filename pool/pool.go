@@ -3,6 +3,7 @@ package pool
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -98,7 +99,7 @@ func Open(ctx context.Context, cfg Config) (*Pool, error) {
 	p.exec = newExecutor(ExecutorConfig{
 		MaxConcurrent: cfg.MaxConcurrent, MinConcurrent: cfg.MinConcurrent, MaxQueue: cfg.MaxQueue,
 		QueueTimeout: cfg.QueueTimeout, OpTimeout: cfg.OpTimeout, Retry: cfg.Retry,
-		Classify:      Classify,
+		Classify:      classifyAnswer,
 		OnExhausted:   p.onExhausted,
 		OnLimitChange: p.onLimitChange,
 		OnRetry:       p.onRetry,
@@ -159,6 +160,16 @@ func (p *Pool) Do(ctx context.Context, fn func(ctx context.Context, db *gorm.DB)
 	return explain(p.exec.Run(ctx, func(ctx context.Context) error {
 		return fn(ctx, p.db.WithContext(ctx))
 	}, opts...))
+}
+
+// classifyAnswer is Classify for the executor's accounting: a query that
+// found no row got an answer from the database, which is a success for
+// the pool's counters, its retry budget and its adaptive limit.
+func classifyAnswer(err error) Class {
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return OK
+	}
+	return Classify(err)
 }
 
 // explain adds the fix to errors whose cause is a configuration mistake.

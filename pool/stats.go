@@ -60,7 +60,7 @@ func (p *Pool) Stats() Stats {
 // reporting: not a caller's cancellation, not a constraint violation the
 // caller handles.
 func (p *Pool) noteErr(c Class, err error) {
-	if err == nil || c == Canceled || c == Constraint {
+	if err == nil || c == OK || c == Canceled || c == Constraint {
 		return
 	}
 	info := ErrorInfo{Class: c, Message: p.sanitize(err).Error(), At: time.Now()}
