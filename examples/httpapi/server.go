@@ -2,21 +2,23 @@ package main
 
 import (
 	"context"
+	"embed"
 	"encoding/json"
 	"errors"
 	"log/slog"
 	"net/http"
 	"net/mail"
+	"os"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
-	"gorm.io/gorm"
 
 	"github.com/tollgate-db/tollgate/health"
 	"github.com/tollgate-db/tollgate/metrics"
+	"github.com/tollgate-db/tollgate/migrations"
 	"github.com/tollgate-db/tollgate/pool"
 	"github.com/tollgate-db/tollgate/repo"
 )
@@ -32,12 +34,27 @@ type User struct {
 // TableName keeps the example's table apart from others in a shared database.
 func (User) TableName() string { return "httpapi_users" }
 
-// migrate creates the schema. It is GORM's AutoMigrate for now, run
-// through the pool's executor; a real service would use package migrations.
+// schema holds the versioned migrations, one directory per dialect.
+//
+//go:embed schema
+var schema embed.FS
+
+// migrate applies the migrations. Every instance runs it at start-up; the
+// migrator's lock (a table lease, which holds behind a transaction pooler
+// too) lets one apply them while the others wait.
 func migrate(ctx context.Context, p *pool.Pool) error {
-	return p.Do(ctx, func(ctx context.Context, db *gorm.DB) error {
-		return db.AutoMigrate(&User{})
+	m, err := migrations.New(p, migrations.Config{
+		FS:        schema,
+		Dir:       "schema/" + p.Gorm().Dialector.Name(), // postgres or sqlite
+		Table:     "httpapi_schema_migrations",
+		DirectURL: os.Getenv("DIRECT_URL"), // Prisma's directUrl: empty = the pool's own connection
 	})
+	if err != nil {
+		return err
+	}
+	defer m.Close()
+	_, err = m.Up(ctx)
+	return err
 }
 
 // serverConfig configures newServer.

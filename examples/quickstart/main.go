@@ -6,6 +6,7 @@ package main
 
 import (
 	"context"
+	"embed"
 	"errors"
 	"fmt"
 	"io"
@@ -17,6 +18,7 @@ import (
 	"time"
 
 	"github.com/glebarez/sqlite"
+	"github.com/tollgate-db/tollgate/migrations"
 	"github.com/tollgate-db/tollgate/pool"
 	"github.com/tollgate-db/tollgate/repo"
 )
@@ -33,9 +35,50 @@ type Note struct {
 
 func (Note) TableName() string { return "qs_notes" }
 
-// createSchema is the schema, in one place.
+// schema holds the versioned migrations, one directory per dialect.
+//
+//go:embed schema
+var schema embed.FS
+
+func migrator(p *pool.Pool) (*migrations.Migrator, error) {
+	return migrations.New(p, migrations.Config{
+		FS:     schema,
+		Dir:    "schema/" + p.Gorm().Dialector.Name(), // postgres or sqlite
+		Table:  "qs_schema_migrations",
+		Logger: slog.New(slog.DiscardHandler),
+	})
+}
+
+// createSchema applies the migrations. Many instances may start at once:
+// the migrator's lock lets one apply them while the others wait, and they
+// all find the schema up to date.
 func createSchema(ctx context.Context, p *pool.Pool) error {
-	return p.Gorm().WithContext(ctx).AutoMigrate(&Note{})
+	m, err := migrator(p)
+	if err != nil {
+		return err
+	}
+	defer m.Close()
+	_, err = m.Up(ctx)
+	return err
+}
+
+// dropSchema rolls the migrations back, so that a run on a shared
+// PostgreSQL database leaves nothing behind.
+func dropSchema(ctx context.Context, p *pool.Pool) error {
+	m, err := migrator(p)
+	if err != nil {
+		return err
+	}
+	defer m.Close()
+	for {
+		v, err := m.Version(ctx)
+		if err != nil || v == 0 {
+			return err
+		}
+		if _, err := m.Down(ctx); err != nil {
+			return err
+		}
+	}
 }
 
 func main() {
@@ -159,7 +202,9 @@ func open(ctx context.Context, out io.Writer) (*pool.Pool, func(), error) {
 		}
 		fmt.Fprintf(out, "database: %s\n", p.Target())
 		return p, func() {
-			p.Gorm().Migrator().DropTable(&Note{})
+			if err := dropSchema(context.Background(), p); err != nil {
+				fmt.Fprintln(out, "quickstart: dropping the schema:", err)
+			}
 			p.Close(context.Background())
 		}, nil
 	}
