@@ -122,7 +122,7 @@ func seriesChart(rep *report, title string, pick func(modeSummary) []int64, perS
 	}
 	step := max(1, n/10)
 	for i := 0; i < n; i += step {
-		b.text(x(i), chartH-padB+18, "middle", "axis", fmt.Sprintf("%.2gs", float64(i)*bucketWidth.Seconds()))
+		b.text(x(i), chartH-padB+18, "middle", "axis", fmt.Sprintf("%gs", float64(i)*bucketWidth.Seconds()))
 	}
 	for _, m := range rep.Order {
 		s := pick(rep.Modes[m])
