@@ -44,6 +44,7 @@ const (
 	DefaultConnMaxLifetime = 30 * time.Minute
 	DefaultConnMaxIdleTime = 5 * time.Minute
 	DefaultRetryAttempts   = 3
+	DefaultExhaustedTries  = 10
 	DefaultRetryBackoff    = 50 * time.Millisecond
 	DefaultRetryMaxBackoff = 2 * time.Second
 	DefaultRetryBudget     = 0.2
@@ -57,6 +58,12 @@ type RetryConfig struct {
 	// Attempts is the total number of tries, the first included; 1 turns
 	// retries off. Default: 3.
 	Attempts int
+	// ExhaustedAttempts replaces Attempts when the failure is pool
+	// exhaustion at connect time: nothing ran, the executor has just
+	// halved its limit, and the slot will come; waiting for it is what a
+	// caller wants. Still bounded by ctx and the retry budget. Default: 10
+	// (about 7 s of backoff with the default delays).
+	ExhaustedAttempts int
 	// Backoff is the first delay; each retry doubles it, with jitter.
 	// Default: 50ms.
 	Backoff time.Duration
@@ -195,6 +202,7 @@ func (c Config) withDefaults(u *URLSettings) (Config, error) {
 	neg("MinConcurrent", int64(c.MinConcurrent))
 	neg("MaxQueue", int64(c.MaxQueue))
 	neg("Retry.Attempts", int64(c.Retry.Attempts))
+	neg("Retry.ExhaustedAttempts", int64(c.Retry.ExhaustedAttempts))
 	for name, v := range map[string]time.Duration{
 		"ConnMaxLifetime": c.ConnMaxLifetime, "ConnMaxIdleTime": c.ConnMaxIdleTime,
 		"QueueTimeout": c.QueueTimeout, "OpTimeout": c.OpTimeout, "TxTimeout": c.TxTimeout,
@@ -256,6 +264,12 @@ func (c Config) withDefaults(u *URLSettings) (Config, error) {
 	}
 	if c.Retry.Attempts == 0 {
 		c.Retry.Attempts = DefaultRetryAttempts
+	}
+	if c.Retry.ExhaustedAttempts == 0 {
+		c.Retry.ExhaustedAttempts = max(DefaultExhaustedTries, c.Retry.Attempts)
+		if c.Retry.Attempts == 1 {
+			c.Retry.ExhaustedAttempts = 1 // retries turned off means off
+		}
 	}
 	if c.Retry.Backoff == 0 {
 		c.Retry.Backoff = DefaultRetryBackoff

@@ -312,7 +312,7 @@ func (e *Executor) releaseLocked(c Class) (ch limitChange) {
 }
 
 func (e *Executor) retryable(err error, o CallOption) bool {
-	if o.noRetry || e.cfg.Retry.Attempts <= 1 {
+	if o.noRetry || max(e.cfg.Retry.Attempts, e.cfg.Retry.ExhaustedAttempts) <= 1 {
 		return false
 	}
 	if o.tx {

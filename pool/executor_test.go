@@ -202,6 +202,9 @@ func TestExecutorRetryPolicy(t *testing.T) {
 		{"success needs no retry", nil, false, 1, nil},
 		{"transient is retried", []error{errTransient, errTransient}, false, 3, nil},
 		{"exhausted is retried", []error{errExhausted}, false, 2, nil},
+		{"exhaustion waits longer than Attempts", []error{errExhausted, errExhausted, errExhausted, errExhausted}, false, 5, nil},
+		{"exhaustion is bounded too", repeat(errExhausted, 12), false, 10, errExhausted},
+		{"a transient error after exhaustion keeps the short bound", []error{errExhausted, errExhausted, errExhausted, errTransient}, false, 4, errTransient},
 		{"attempts are bounded", []error{errTransient, errTransient, errTransient, errTransient}, false, 3, errTransient},
 		{"lost connection: write not retried", []error{errLost}, false, 1, errLost},
 		{"lost connection: idempotent retried", []error{errLost}, true, 2, nil},
@@ -237,6 +240,14 @@ func TestExecutorRetryPolicy(t *testing.T) {
 			})
 		})
 	}
+}
+
+func repeat(err error, n int) []error {
+	out := make([]error, n)
+	for i := range out {
+		out[i] = err
+	}
+	return out
 }
 
 func TestExecutorNoRetryOption(t *testing.T) {

@@ -41,12 +41,20 @@ func (e *Executor) retryLoop(ctx context.Context, fn func(context.Context) error
 			return err
 		},
 		retry.Context(ctx),
-		retry.Attempts(uint(e.cfg.Retry.Attempts)),
+		retry.Attempts(uint(max(e.cfg.Retry.Attempts, e.cfg.Retry.ExhaustedAttempts))),
 		retry.Delay(e.cfg.Retry.Backoff),
 		retry.MaxDelay(e.cfg.Retry.MaxBackoff),
 		retry.MaxJitter(e.cfg.Retry.Backoff),
 		retry.DelayType(retry.CombineDelay(retry.BackOffDelay, retry.RandomDelay)),
-		retry.RetryIf(func(err error) bool { return retry.IsRecoverable(err) && e.retryable(err, o) }),
+		retry.RetryIf(func(err error) bool {
+			if !retry.IsRecoverable(err) || !e.retryable(err, o) {
+				return false
+			}
+			if e.cfg.Classify(err) == Exhausted {
+				return calls < e.cfg.Retry.ExhaustedAttempts
+			}
+			return calls < e.cfg.Retry.Attempts
+		}),
 		retry.LastErrorOnly(true),
 	)
 	if err != nil && ctx.Err() != nil && errors.Is(err, ctx.Err()) && !errors.Is(last, ctx.Err()) {
