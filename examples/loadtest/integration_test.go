@@ -153,7 +153,9 @@ func TestTerminatedBackendsNeverDuplicateOrLoseWrites(t *testing.T) {
 // PostgreSQL restarted once during a read run: the pool's retries with
 // backoff ride through it and no failure reaches the caller.
 func TestPostgresRestartDoesNotFailReads(t *testing.T) {
-	pg := testdb.Postgres(t)
+	// Exclusive: tests of other packages must not be running while the
+	// server restarts under them.
+	pg := testdb.PostgresExclusive(t)
 	_, lookErr := exec.LookPath("pg_ctlcluster")
 	if os.Geteuid() != 0 || lookErr != nil {
 		msg := "restarting PostgreSQL needs root and pg_ctlcluster"
@@ -170,7 +172,13 @@ func TestPostgresRestartDoesNotFailReads(t *testing.T) {
 		if waitForPostgres(ctxWithin(ctx, 5*time.Second), pg) == nil {
 			return
 		}
-		out, err := exec.CommandContext(ctx, "pg_ctlcluster", "--skip-systemctl-redirect", "15", "main", "start").CombinedOutput()
+		version, name := "15", "main"
+		if out, err := exec.CommandContext(ctx, "pg_lsclusters", "-h").Output(); err == nil {
+			if f := strings.Fields(string(out)); len(f) >= 2 {
+				version, name = f[0], f[1]
+			}
+		}
+		out, err := exec.CommandContext(ctx, "pg_ctlcluster", "--skip-systemctl-redirect", version, name, "start").CombinedOutput()
 		t.Logf("PostgreSQL was down after the test; start: %v %s", err, out)
 		if err := waitForPostgres(ctx, pg); err != nil {
 			t.Errorf("PostgreSQL is still down: %v", err)

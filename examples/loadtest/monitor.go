@@ -19,8 +19,17 @@ import (
 // sampleEvery is how often pg_stat_activity is sampled.
 const sampleEvery = 50 * time.Millisecond
 
-// restartCommand restarts the local PostgreSQL 15 cluster (Debian layout).
-var restartCommand = []string{"pg_ctlcluster", "--skip-systemctl-redirect", "15", "main", "restart"}
+// restartCommand restarts the local PostgreSQL cluster (Debian layout):
+// the first one pg_lsclusters lists, else 15/main.
+func restartCommand(ctx context.Context) []string {
+	version, name := "15", "main"
+	if out, err := exec.CommandContext(ctx, "pg_lsclusters", "-h").Output(); err == nil {
+		if f := strings.Fields(string(out)); len(f) >= 2 {
+			version, name = f[0], f[1]
+		}
+	}
+	return []string{"pg_ctlcluster", "--skip-systemctl-redirect", version, name, "restart"}
+}
 
 // observer watches one mode of a run from a separate plain connection:
 // it samples how many server connections the run holds and injects the
@@ -131,7 +140,8 @@ func (o *observer) restart(ctx context.Context, after time.Duration) {
 	cctx, cancel := context.WithTimeout(ctx, 60*time.Second)
 	defer cancel()
 	start := time.Now()
-	out, err := exec.CommandContext(cctx, restartCommand[0], restartCommand[1:]...).CombinedOutput()
+	cmd := restartCommand(cctx)
+	out, err := exec.CommandContext(cctx, cmd[0], cmd[1:]...).CombinedOutput()
 	o.faults.Add(1)
 	msg := fmt.Sprintf("restart took %s", time.Since(start).Round(time.Millisecond))
 	if err != nil {
