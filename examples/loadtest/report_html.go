@@ -192,7 +192,7 @@ workload {{.Rep.Workload}}, {{.Rep.Users}} users × {{.Rep.Instances}} instance(
 {{.Percentiles}}
 <h2>Errors per 250 ms</h2>
 {{.Errors}}
-<h2>Throughput (operations/s, per 250 ms)</h2>
+<h2>Throughput (operations/s, per 250 ms, failed ones included)</h2>
 {{.Throughput}}
 <p class="note">Queue wait: tollgate's is measured per call (from Do until the call first ran); the baseline's is database/sql's average WaitDuration/WaitCount.</p>
 </body></html>
