@@ -48,6 +48,7 @@ const (
 	DefaultRetryBackoff    = 50 * time.Millisecond
 	DefaultRetryMaxBackoff = 2 * time.Second
 	DefaultRetryBudget     = 0.2
+	DefaultRetryBurst      = 100
 )
 
 // RetryConfig bounds the retries the executor makes on its own. A call is
@@ -69,11 +70,16 @@ type RetryConfig struct {
 	Backoff time.Duration
 	// MaxBackoff caps one delay. Default: 2s.
 	MaxBackoff time.Duration
-	// Budget is the largest share of calls that may be retries, measured
-	// over the last ten seconds; past it a retryable failure is returned at
-	// once, so that a failing database is not hit by a retry storm. A few
-	// retries are always allowed. Default: 0.2.
+	// Budget is the share of successful calls that may be followed by a
+	// retry: each success earns Budget of a retry, each retry spends one,
+	// and past the budget a retryable failure is returned at once (joined
+	// with ErrRetryBudget), so that a failing database is not hit by a retry
+	// storm. Default: 0.2.
 	Budget float64
+	// BudgetBurst is how many retries the budget can hold: what may be
+	// spent at once, after a quiet spell, when many calls fail together (a
+	// restart refuses every caller at the same moment). Default: 100.
+	BudgetBurst int
 }
 
 // Config configures a [Pool]. The zero value works: it opens DATABASE_URL
@@ -203,6 +209,7 @@ func (c Config) withDefaults(u *URLSettings) (Config, error) {
 	neg("MaxQueue", int64(c.MaxQueue))
 	neg("Retry.Attempts", int64(c.Retry.Attempts))
 	neg("Retry.ExhaustedAttempts", int64(c.Retry.ExhaustedAttempts))
+	neg("Retry.BudgetBurst", int64(c.Retry.BudgetBurst))
 	for name, v := range map[string]time.Duration{
 		"ConnMaxLifetime": c.ConnMaxLifetime, "ConnMaxIdleTime": c.ConnMaxIdleTime,
 		"QueueTimeout": c.QueueTimeout, "OpTimeout": c.OpTimeout, "TxTimeout": c.TxTimeout,
@@ -279,6 +286,9 @@ func (c Config) withDefaults(u *URLSettings) (Config, error) {
 	}
 	if c.Retry.Budget == 0 {
 		c.Retry.Budget = DefaultRetryBudget
+	}
+	if c.Retry.BudgetBurst == 0 {
+		c.Retry.BudgetBurst = DefaultRetryBurst
 	}
 	if u != nil && u.PgBouncer {
 		c.PgBouncer = true

@@ -65,23 +65,19 @@ type Executor struct {
 // NewExecutor returns an Executor; zero fields take their defaults. It
 // fails on negative values and on MinConcurrent > MaxConcurrent.
 func NewExecutor(cfg ExecutorConfig) (*Executor, error) {
-	c := Config{
-		MaxOpenConns: max(cfg.MaxConcurrent, 1), MaxConcurrent: max(cfg.MaxConcurrent, 0), MinConcurrent: cfg.MinConcurrent,
-		MaxQueue: cfg.MaxQueue, QueueTimeout: cfg.QueueTimeout, OpTimeout: cfg.OpTimeout, Retry: cfg.Retry,
-		Profile: Development,
+	if cfg.MaxConcurrent == 0 {
+		cfg.MaxConcurrent = 1
 	}
-	if cfg.MaxConcurrent < 0 {
-		c.MaxConcurrent = cfg.MaxConcurrent
-	}
-	c, err := c.withDefaults(nil)
+	// The same validation and defaults as a Pool's Config.
+	c, err := Config{
+		Profile: Development, MaxOpenConns: max(cfg.MaxConcurrent, 1),
+		MaxConcurrent: cfg.MaxConcurrent, MinConcurrent: cfg.MinConcurrent, MaxQueue: cfg.MaxQueue,
+		QueueTimeout: cfg.QueueTimeout, OpTimeout: cfg.OpTimeout, Retry: cfg.Retry,
+	}.withDefaults(nil)
 	if err != nil {
 		return nil, err
 	}
-	if cfg.MaxConcurrent == 0 {
-		c.MaxConcurrent = 1
-		c.MinConcurrent = 1
-	}
-	cfg.MaxConcurrent, cfg.MinConcurrent, cfg.MaxQueue = c.MaxConcurrent, c.MinConcurrent, c.MaxQueue
+	cfg.MinConcurrent, cfg.MaxQueue = c.MinConcurrent, c.MaxQueue
 	cfg.QueueTimeout, cfg.OpTimeout, cfg.Retry = c.QueueTimeout, c.OpTimeout, c.Retry
 	return newExecutor(cfg), nil
 }
@@ -91,7 +87,7 @@ func newExecutor(cfg ExecutorConfig) *Executor {
 		cfg.Classify = Classify
 	}
 	e := &Executor{cfg: cfg, limit: cfg.MaxConcurrent, drained: make(chan struct{})}
-	e.budget.init(cfg.Retry.Budget)
+	e.budget.init(cfg.Retry.Budget, cfg.Retry.BudgetBurst)
 	return e
 }
 

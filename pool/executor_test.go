@@ -294,7 +294,7 @@ func TestExecutorReleasesSlotDuringBackoff(t *testing.T) {
 
 func TestExecutorRetryBudget(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		e := newExec(t, pool.ExecutorConfig{MaxConcurrent: 4, Retry: pool.RetryConfig{Attempts: 2, Budget: 0.01}})
+		e := newExec(t, pool.ExecutorConfig{MaxConcurrent: 4, Retry: pool.RetryConfig{Attempts: 2, Budget: 0.01, BudgetBurst: 10}})
 		var budgetErrs int
 		for range 50 {
 			err := e.Run(context.Background(), func(context.Context) error { return errTransient })

@@ -230,10 +230,14 @@ func TestIntegrationCleanupClosesIdle(t *testing.T) {
 		started.Add(1)
 		wg.Go(func() {
 			p.Do(context.Background(), func(ctx context.Context, db *gorm.DB) error {
-				err := db.Exec("select 1").Error
-				started.Done()
-				<-gate
-				return err
+				// Pin one connection while waiting: a bare Exec hands its
+				// connection back as soon as it returns.
+				return db.Connection(func(conn *gorm.DB) error {
+					err := conn.Exec("select 1").Error
+					started.Done()
+					<-gate
+					return err
+				})
 			})
 		})
 	}
