@@ -18,6 +18,7 @@ const DefaultNamespace = "tollgate"
 type Collector struct {
 	src   Source
 	descs []metric
+	wait  *prometheus.Desc // the queue-wait histogram
 }
 
 // metric is one exported figure: its description, its type and how to
@@ -67,9 +68,9 @@ func NewCollector(src Source, namespace string, constLabels prometheus.Labels) *
 	add("executor", "max_concurrent", "The adaptive limit's ceiling (MaxConcurrent).", gauge, func(s pool.Stats) float64 { return i(s.Executor.MaxConcurrent) })
 	add("executor", "max_queue", "The queue's bound (MaxQueue).", gauge, func(s pool.Stats) float64 { return i(s.Executor.MaxQueue) })
 	add("executor", "saturated", "1 when a new call would have to wait for a slot, else 0.", gauge, func(s pool.Stats) float64 { return b(s.Saturated()) })
-	add("executor", "queue_wait_p50_seconds", "Median wait for a slot, estimated from a log-scale histogram.", gauge, func(s pool.Stats) float64 { return s.Executor.QueueWaitP50.Seconds() })
-	add("executor", "queue_wait_p99_seconds", "99th percentile wait for a slot.", gauge, func(s pool.Stats) float64 { return s.Executor.QueueWaitP99.Seconds() })
-	add("executor", "queue_wait_max_seconds", "Longest wait for a slot seen.", gauge, func(s pool.Stats) float64 { return s.Executor.QueueWaitMax.Seconds() })
+	add("executor", "queue_wait_p50_seconds", "Median wait for a slot over the last one to two minutes (log-scale buckets, within a factor of two).", gauge, func(s pool.Stats) float64 { return s.Executor.QueueWaitP50.Seconds() })
+	add("executor", "queue_wait_p99_seconds", "99th percentile wait for a slot over the last one to two minutes.", gauge, func(s pool.Stats) float64 { return s.Executor.QueueWaitP99.Seconds() })
+	add("executor", "queue_wait_max_seconds", "Longest wait for a slot since the pool opened.", gauge, func(s pool.Stats) float64 { return s.Executor.QueueWaitMax.Seconds() })
 	add("executor", "processed_total", "Attempts that succeeded.", counter, func(s pool.Stats) float64 { return n(s.Executor.Processed) })
 	add("executor", "failed_total", "Attempts that failed.", counter, func(s pool.Stats) float64 { return n(s.Executor.Failed) })
 	add("executor", "retried_total", "Retries made.", counter, func(s pool.Stats) float64 { return n(s.Executor.Retried) })
@@ -89,6 +90,8 @@ func NewCollector(src Source, namespace string, constLabels prometheus.Labels) *
 		}
 		return float64(s.LastError.At.UnixNano()) / 1e9
 	})
+	c.wait = prometheus.NewDesc(prometheus.BuildFQName(namespace, "executor", "queue_wait_seconds"),
+		"Time calls waited for an executor slot, since the pool opened (0 for calls that did not wait).", nil, constLabels)
 	return c
 }
 
@@ -104,6 +107,7 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, m := range c.descs {
 		ch <- m.desc
 	}
+	ch <- c.wait
 }
 
 // Collect reads Stats once and sends every metric.
@@ -112,4 +116,17 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	for _, m := range c.descs {
 		ch <- prometheus.MustNewConstMetric(m.desc, m.typ, m.value(s))
 	}
+	ch <- waitHistogram(c.wait, s.Executor.QueueWait)
+}
+
+// waitHistogram turns the executor's buckets into a Prometheus histogram,
+// whose buckets are cumulative.
+func waitHistogram(desc *prometheus.Desc, h pool.WaitHistogram) prometheus.Metric {
+	buckets := make(map[float64]uint64, len(h.Buckets))
+	var cum uint64
+	for i, n := range h.Buckets[:len(h.Buckets)-1] { // the last bucket is +Inf
+		cum += uint64(n)
+		buckets[pool.WaitBucketBound(i).Seconds()] = cum
+	}
+	return prometheus.MustNewConstHistogram(desc, uint64(h.Count), h.Sum.Seconds(), buckets)
 }

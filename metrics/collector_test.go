@@ -63,7 +63,7 @@ tollgate_executor_queue_length{pool="primary"} 2
 # TYPE tollgate_executor_saturated gauge
 tollgate_executor_saturated{pool="primary"} 1
 `},
-		{"tollgate_executor_queue_wait_p99_seconds", `# HELP tollgate_executor_queue_wait_p99_seconds 99th percentile wait for a slot.
+		{"tollgate_executor_queue_wait_p99_seconds", `# HELP tollgate_executor_queue_wait_p99_seconds 99th percentile wait for a slot over the last one to two minutes.
 # TYPE tollgate_executor_queue_wait_p99_seconds gauge
 tollgate_executor_queue_wait_p99_seconds{pool="primary"} 0.25
 `},
@@ -88,6 +88,45 @@ tollgate_pool_last_error_timestamp_seconds{pool="primary"} 1.7e+09
 	}
 }
 
+// The queue-wait histogram is cumulative, in seconds, with the executor's
+// power-of-two bounds.
+func TestCollectorQueueWaitHistogram(t *testing.T) {
+	var st pool.Stats
+	st.Executor.QueueWait.Buckets[0] = 5  // no wait
+	st.Executor.QueueWait.Buckets[10] = 3 // up to 1.024 ms
+	st.Executor.QueueWait.Buckets[20] = 2 // up to 1.048576 s
+	st.Executor.QueueWait.Count = 10
+	st.Executor.QueueWait.Sum = 2 * time.Second
+	c := metrics.NewCollector(fixed(st), "", nil)
+	reg := prometheus.NewPedanticRegistry()
+	reg.MustRegister(c)
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != "tollgate_executor_queue_wait_seconds" {
+			continue
+		}
+		h := mf.GetMetric()[0].GetHistogram()
+		if h.GetSampleCount() != 10 || h.GetSampleSum() != 2 {
+			t.Fatalf("count %d sum %g, want 10 and 2", h.GetSampleCount(), h.GetSampleSum())
+		}
+		want := map[float64]uint64{0: 5, 0.001024: 8, 0.000512: 5, 1.048576: 10}
+		for _, b := range h.GetBucket() {
+			if w, ok := want[b.GetUpperBound()]; ok && b.GetCumulativeCount() != w {
+				t.Fatalf("bucket le=%g has %d, want %d", b.GetUpperBound(), b.GetCumulativeCount(), w)
+			}
+			delete(want, b.GetUpperBound())
+		}
+		if len(want) != 0 {
+			t.Fatalf("buckets missing: %v", want)
+		}
+		return
+	}
+	t.Fatal("no tollgate_executor_queue_wait_seconds histogram")
+}
+
 func TestCollectorLintsAndRegisters(t *testing.T) {
 	c := metrics.NewCollector(fixed(pool.Stats{}), "myapp", prometheus.Labels{"pool": "primary"})
 	problems, err := testutil.CollectAndLint(c)
@@ -99,8 +138,8 @@ func TestCollectorLintsAndRegisters(t *testing.T) {
 		t.Fatal(err)
 	}
 	n, err := testutil.GatherAndCount(reg)
-	if err != nil || n != 31 {
-		t.Fatalf("gathered %d metrics (%v), want 31", n, err)
+	if err != nil || n != 32 {
+		t.Fatalf("gathered %d metrics (%v), want 32", n, err)
 	}
 	// Two pools with different labels register side by side.
 	if err := reg.Register(metrics.NewCollector(fixed(pool.Stats{}), "myapp", prometheus.Labels{"pool": "replica"})); err != nil {

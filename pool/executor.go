@@ -338,6 +338,7 @@ func (e *Executor) Stats() ExecutorStats {
 	s.Rejected, s.TimedOut, s.Canceled = e.rejected.Load(), e.timedOut.Load(), e.canceled.Load()
 	s.Exhaustions, s.LimitDecreases, s.LimitIncreases = e.exhaustions.Load(), e.decreases.Load(), e.increases.Load()
 	s.QueueWaitP50, s.QueueWaitP99, s.QueueWaitMax = e.waits.quantile(0.50), e.waits.quantile(0.99), e.waits.maxSeen()
+	s.QueueWait = e.waits.snapshot()
 	return s
 }
 
@@ -391,7 +392,12 @@ type ExecutorStats struct {
 	LimitDecreases int64 // times the adaptive limit was lowered
 	LimitIncreases int64 // times it was raised back
 
-	QueueWaitP50 time.Duration // estimated from a log-scale histogram
+	// QueueWaitP50 and QueueWaitP99 are the waits for a slot over the last
+	// one to two minutes, within a factor of two (log-scale buckets).
+	QueueWaitP50 time.Duration
 	QueueWaitP99 time.Duration
+	// QueueWaitMax is the longest wait since the executor started.
 	QueueWaitMax time.Duration
+	// QueueWait is the wait distribution since the executor started.
+	QueueWait WaitHistogram
 }
