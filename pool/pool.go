@@ -242,7 +242,7 @@ func (p *Pool) onLimitChange(old, new int, reason string) {
 		return
 	}
 	p.log.Info("tollgate: concurrency limit changed", "from", old, "to", new, "reason", reason)
-	p.setIdleCap(min(new, p.cfg.MaxIdleConns))
+	p.setIdleCap()
 }
 
 func (p *Pool) onExhausted(limit int) {
@@ -256,13 +256,15 @@ func (p *Pool) onRetry(attempt int, c Class, err error) {
 	p.log.Debug("tollgate: retrying", "attempt", attempt, "class", c.String(), "err", p.sanitize(err))
 }
 
-// setIdleCap changes how many idle connections database/sql keeps: lowering
-// it closes the excess at once.
-func (p *Pool) setIdleCap(n int) {
+// setIdleCap makes database/sql keep no more idle connections than the
+// executor's limit allows to be used: lowering it closes the excess at
+// once. It reads the limit rather than taking it from the callback, so
+// that two changes reported out of order still leave the cap right.
+func (p *Pool) setIdleCap() {
 	p.idleMu.Lock()
 	defer p.idleMu.Unlock()
-	p.idleCap = n
-	p.sql.SetMaxIdleConns(n)
+	p.idleCap = min(p.exec.Limit(), p.cfg.MaxIdleConns)
+	p.sql.SetMaxIdleConns(p.idleCap)
 }
 
 // CleanupResult says what Cleanup did.
