@@ -256,40 +256,38 @@ const decreaseCooldown = 250 * time.Millisecond
 
 func (e *Executor) releaseLocked(c Class) (ch limitChange) {
 	e.inFlight--
-	{
-		switch c {
-		case OK:
-			e.processed.Add(1)
-			e.budget.success()
-			if e.limit < e.cfg.MaxConcurrent {
-				e.successes++
-				// Additive increase: one more slot per 8×limit successes, and
-				// not within a second of a decrease.
-				if e.successes >= 8*e.limit && time.Since(e.lastDecrease) > time.Second {
-					ch = limitChange{true, e.limit, e.limit + 1, "recovered"}
-					e.limit++
-					e.successes = 0
-					e.increases.Add(1)
-				}
-			}
-		case Exhausted:
-			e.failed.Add(1)
-			e.exhaustions.Add(1)
-			if now := time.Now(); now.Sub(e.lastDecrease) > decreaseCooldown {
-				e.lastDecrease = now
+	switch c {
+	case OK:
+		e.processed.Add(1)
+		e.budget.success()
+		if e.limit < e.cfg.MaxConcurrent {
+			e.successes++
+			// Additive increase: one more slot per 8×limit successes, and
+			// not within a second of a decrease.
+			if e.successes >= 8*e.limit && time.Since(e.lastDecrease) > time.Second {
+				ch = limitChange{true, e.limit, e.limit + 1, "recovered"}
+				e.limit++
 				e.successes = 0
-				if n := max(e.limit/2, e.cfg.MinConcurrent); n < e.limit {
-					ch = limitChange{true, e.limit, n, "exhausted"}
-					e.limit = n
-					e.decreases.Add(1)
-				} else {
-					ch = limitChange{true, e.limit, e.limit, "exhausted"}
-					ch.happened = true
-				}
+				e.increases.Add(1)
 			}
-		default:
-			e.failed.Add(1)
 		}
+	case Exhausted:
+		e.failed.Add(1)
+		e.exhaustions.Add(1)
+		if now := time.Now(); now.Sub(e.lastDecrease) > decreaseCooldown {
+			// Multiplicative decrease, once per burst; at the floor the
+			// change is still reported, so that cleanup runs.
+			e.lastDecrease = now
+			e.successes = 0
+			n := max(e.limit/2, e.cfg.MinConcurrent)
+			ch = limitChange{true, e.limit, n, "exhausted"}
+			if n < e.limit {
+				e.limit = n
+				e.decreases.Add(1)
+			}
+		}
+	default:
+		e.failed.Add(1)
 	}
 	for e.queue.len > 0 && e.inFlight < e.limit {
 		w := e.queue.popFront()
