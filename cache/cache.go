@@ -33,7 +33,8 @@ type Config struct {
 	// the janitor off. Default: 1m.
 	CleanupInterval time.Duration
 	// LoadTimeout bounds one load. A load is shared by every caller of
-	// its key, so no single caller's deadline or cancellation ends it.
+	// its key, so no single caller's deadline, cancellation or values
+	// reach it: it runs under context.Background() with this timeout.
 	// Default: 10s.
 	LoadTimeout time.Duration
 }
@@ -179,9 +180,15 @@ func (c *Cache[V]) Stats() Stats {
 // caller of key at the same time, and caches its result.
 //
 // ctx bounds only this caller's wait: when it ends, GetOrLoad returns
-// ctx.Err() at once and the load goes on for the others. load receives a
-// context with ctx's values, detached from its cancellation and bounded
-// by Config.LoadTimeout. A panic in load is returned as an error.
+// ctx.Err() at once and the load goes on for the others.
+//
+// The load gets a fresh context: it never runs in a caller's transaction.
+// Its context is context.Background() bounded by Config.LoadTimeout, with
+// none of ctx's values, because the load is shared by every caller of key
+// and its result is cached for all of them: run with one caller's values
+// (a pool.Transaction's transaction, say) it would see, and the cache would
+// keep, that caller's uncommitted writes. A panic in load is returned as an
+// error.
 func (c *Cache[V]) GetOrLoad(ctx context.Context, key string, load func(ctx context.Context) (V, error)) (V, error) {
 	var zero V
 	if err := ctx.Err(); err != nil {
@@ -197,7 +204,7 @@ func (c *Cache[V]) GetOrLoad(ctx context.Context, key string, load func(ctx cont
 			e := x.(entry[V])
 			return e.v, e.err
 		}
-		return c.load(ctx, key, load)
+		return c.load(key, load)
 	})
 	select {
 	case r := <-ch:
@@ -211,8 +218,9 @@ func (c *Cache[V]) GetOrLoad(ctx context.Context, key string, load func(ctx cont
 	}
 }
 
-func (c *Cache[V]) load(ctx context.Context, key string, load func(ctx context.Context) (V, error)) (v V, err error) {
-	lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.cfg.LoadTimeout)
+func (c *Cache[V]) load(key string, load func(ctx context.Context) (V, error)) (v V, err error) {
+	// Not ctx: see GetOrLoad. No caller's values, no caller's transaction.
+	lctx, cancel := context.WithTimeout(context.Background(), c.cfg.LoadTimeout)
 	defer cancel()
 	c.loads.Add(1)
 	defer func() {

@@ -9,9 +9,10 @@
 // failing backend is not hit by every caller.
 //
 // A caller whose ctx ends while a load it is waiting for is still running
-// gets ctx's error at once; the load itself goes on for the other callers,
-// under a context that keeps ctx's values, is detached from its cancellation,
-// and is bounded by Config.LoadTimeout.
+// gets ctx's error at once; the load itself goes on for the other callers.
+// The load gets a fresh context, context.Background() bounded by
+// Config.LoadTimeout, with none of the callers' values: it never runs in a
+// caller's transaction, so what it caches is what every caller may see.
 //
 // A Cache owns one goroutine, the janitor that deletes expired entries;
 // [Cache.Close] stops it. go-cache's own janitor cannot be stopped (it ends
