@@ -34,8 +34,9 @@ type Config struct {
 	CleanupInterval time.Duration
 	// LoadTimeout bounds one load. A load is shared by every caller of
 	// its key, so no single caller's deadline, cancellation or values
-	// reach it: it runs under context.Background() with this timeout.
-	// Default: 10s.
+	// reach it: it runs under context.Background() with this timeout. It
+	// also bounds each caller's wait for a load, so that a load that
+	// ignores its ctx cannot hold its key. Default: 10s.
 	LoadTimeout time.Duration
 }
 
@@ -59,6 +60,7 @@ type Stats struct {
 	Loads      int64 // load functions run
 	LoadErrors int64 // loads that returned an error (or panicked)
 	Shared     int64 // GetOrLoad calls answered by a load that served several callers
+	Timeouts   int64 // GetOrLoad calls that gave up on a load after LoadTimeout
 	Items      int   // entries held now, expired ones not yet swept included
 }
 
@@ -76,7 +78,7 @@ type Cache[V any] struct {
 	store *gocache.Cache
 	group singleflight.Group
 
-	hits, misses, loads, loadErrors, shared atomic.Int64
+	hits, misses, loads, loadErrors, shared, timeouts atomic.Int64
 
 	closeOnce sync.Once
 	stop      chan struct{}
@@ -171,7 +173,8 @@ func (c *Cache[V]) Delete(key string) { c.store.Delete(key) }
 func (c *Cache[V]) Stats() Stats {
 	return Stats{
 		Hits: c.hits.Load(), Misses: c.misses.Load(), Loads: c.loads.Load(),
-		LoadErrors: c.loadErrors.Load(), Shared: c.shared.Load(), Items: c.store.ItemCount(),
+		LoadErrors: c.loadErrors.Load(), Shared: c.shared.Load(), Timeouts: c.timeouts.Load(),
+		Items: c.store.ItemCount(),
 	}
 }
 
@@ -180,7 +183,11 @@ func (c *Cache[V]) Stats() Stats {
 // caller of key at the same time, and caches its result.
 //
 // ctx bounds only this caller's wait: when it ends, GetOrLoad returns
-// ctx.Err() at once and the load goes on for the others.
+// ctx.Err() at once and the load goes on for the others. The wait is also
+// bounded by Config.LoadTimeout, for a load that ignores its ctx: past it
+// GetOrLoad returns an error wrapping context.DeadlineExceeded and naming
+// key, and forgets the running load, so that the next caller of key starts
+// a new one instead of joining it.
 //
 // The load gets a fresh context: it never runs in a caller's transaction.
 // Its context is context.Background() bounded by Config.LoadTimeout, with
@@ -206,16 +213,35 @@ func (c *Cache[V]) GetOrLoad(ctx context.Context, key string, load func(ctx cont
 		}
 		return c.load(key, load)
 	})
+	// The load's ctx ends after LoadTimeout, but a load may ignore it: the
+	// wait is bounded by the same time, so that such a load cannot hold
+	// the key, and every caller of it, until their own ctx ends.
+	timer := time.NewTimer(c.cfg.LoadTimeout)
+	defer timer.Stop()
 	select {
 	case r := <-ch:
-		if r.Shared {
-			c.shared.Add(1)
-		}
-		v, _ := r.Val.(V)
-		return v, r.Err
+		return c.result(r)
 	case <-ctx.Done():
 		return zero, ctx.Err()
+	case <-timer.C:
+		select {
+		case r := <-ch: // finished in the same instant: use it
+			return c.result(r)
+		default:
+		}
+		// Let the next caller start a new load instead of joining this one.
+		c.group.Forget(key)
+		c.timeouts.Add(1)
+		return zero, fmt.Errorf("cache: load %q: no result within %v: %w", key, c.cfg.LoadTimeout, context.DeadlineExceeded)
 	}
+}
+
+func (c *Cache[V]) result(r singleflight.Result) (V, error) {
+	if r.Shared {
+		c.shared.Add(1)
+	}
+	v, _ := r.Val.(V)
+	return v, r.Err
 }
 
 func (c *Cache[V]) load(key string, load func(ctx context.Context) (V, error)) (v V, err error) {

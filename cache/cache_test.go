@@ -3,6 +3,7 @@ package cache_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync"
 	"testing"
 	"testing/synctest"
@@ -233,5 +234,41 @@ func TestJanitorSweepsAndCloseStopsIt(t *testing.T) {
 		c.Close()
 		c.Close() // idempotent
 		// synctest.Test fails if the janitor goroutine were still running.
+	})
+}
+
+// A load that ignores its ctx must not hold the key forever: its waiters
+// give up after LoadTimeout, and the next caller starts a new load.
+func TestWaitersGiveUpOnLoadThatIgnoresCtx(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		c := cache.New[int](cache.Config{LoadTimeout: time.Second, CleanupInterval: -1})
+		defer c.Close()
+		stuck := make(chan struct{})
+		var mu sync.Mutex
+		loads := 0
+		load := func(context.Context) (int, error) {
+			mu.Lock()
+			loads++
+			n := loads
+			mu.Unlock()
+			if n == 1 {
+				<-stuck // ignores ctx
+			}
+			return n, nil
+		}
+		start := time.Now()
+		_, err := c.GetOrLoad(context.Background(), "k", load)
+		if !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), `"k"`) || time.Since(start) != time.Second {
+			t.Fatalf("err = %v after %v; want deadline exceeded naming the key after 1s", err, time.Since(start))
+		}
+		if n := c.Stats().Timeouts; n != 1 {
+			t.Fatalf("Timeouts = %d, want 1", n)
+		}
+		// The stuck load is forgotten: the next caller loads afresh.
+		if v, err := c.GetOrLoad(context.Background(), "k", load); err != nil || v != 2 {
+			t.Fatalf("second caller: %d, %v; want 2, nil", v, err)
+		}
+		close(stuck)
+		synctest.Wait()
 	})
 }

@@ -13,6 +13,9 @@
 // The load gets a fresh context, context.Background() bounded by
 // Config.LoadTimeout, with none of the callers' values: it never runs in a
 // caller's transaction, so what it caches is what every caller may see.
+// No caller waits for a load longer than Config.LoadTimeout either, even
+// one that ignores its ctx: the waiter then gets context.DeadlineExceeded
+// and the next caller starts a new load.
 //
 // A Cache owns one goroutine, the janitor that deletes expired entries;
 // [Cache.Close] stops it. go-cache's own janitor cannot be stopped (it ends
