@@ -80,6 +80,13 @@ type Cache[V any] struct {
 
 	hits, misses, loads, loadErrors, shared, timeouts atomic.Int64
 
+	// mu guards flights: the keys whose loads are running, each with a
+	// generation that Delete (and a waiter's timeout) bumps. A load
+	// stores its result only if its key's generation has not changed
+	// since it started.
+	mu      sync.Mutex
+	flights map[string]*flight
+
 	closeOnce sync.Once
 	stop      chan struct{}
 	done      chan struct{}
@@ -89,10 +96,11 @@ type Cache[V any] struct {
 func New[V any](cfg Config) *Cache[V] {
 	cfg = cfg.withDefaults()
 	c := &Cache[V]{
-		cfg:   cfg,
-		store: gocache.New(cfg.TTL, 0), // 0: no go-cache janitor, see janitor below
-		stop:  make(chan struct{}),
-		done:  make(chan struct{}),
+		cfg:     cfg,
+		store:   gocache.New(cfg.TTL, 0), // 0: no go-cache janitor, see janitor below
+		flights: make(map[string]*flight),
+		stop:    make(chan struct{}),
+		done:    make(chan struct{}),
 	}
 	if cfg.CleanupInterval > 0 {
 		go c.janitor(cfg.CleanupInterval)
@@ -122,6 +130,12 @@ func (c *Cache[V]) janitor(every time.Duration) {
 func (c *Cache[V]) Close() {
 	c.closeOnce.Do(func() { close(c.stop) })
 	<-c.done
+}
+
+// flight is the state of a key whose loads are running.
+type flight struct {
+	gen     uint64 // bumped when the running loads' results must not be stored
+	running int    // loads of the key running now
 }
 
 // entry is what go-cache holds.
@@ -166,8 +180,24 @@ func (c *Cache[V]) SetWithTTL(key string, v V, ttl time.Duration) {
 }
 
 // Delete removes key, value or cached failure. A load of key running now
-// still stores its result when it finishes.
-func (c *Cache[V]) Delete(key string) { c.store.Delete(key) }
+// does not store its result when it finishes (its waiters still get it),
+// and a GetOrLoad of key after Delete does not join it but starts a new
+// load: nothing that began before Delete is cached after it.
+func (c *Cache[V]) Delete(key string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.store.Delete(key)
+	c.abandon(key)
+}
+
+// abandon makes the running loads of key store nothing and the next
+// GetOrLoad of key start a new load. c.mu must be held.
+func (c *Cache[V]) abandon(key string) {
+	if f := c.flights[key]; f != nil {
+		f.gen++
+	}
+	c.group.Forget(key)
+}
 
 // Stats returns the counters.
 func (c *Cache[V]) Stats() Stats {
@@ -229,8 +259,11 @@ func (c *Cache[V]) GetOrLoad(ctx context.Context, key string, load func(ctx cont
 			return c.result(r)
 		default:
 		}
-		// Let the next caller start a new load instead of joining this one.
-		c.group.Forget(key)
+		// Let the next caller start a new load instead of joining this
+		// one, whose late result is not stored.
+		c.mu.Lock()
+		c.abandon(key)
+		c.mu.Unlock()
 		c.timeouts.Add(1)
 		return zero, fmt.Errorf("cache: load %q: no result within %v: %w", key, c.cfg.LoadTimeout, context.DeadlineExceeded)
 	}
@@ -249,18 +282,34 @@ func (c *Cache[V]) load(key string, load func(ctx context.Context) (V, error)) (
 	lctx, cancel := context.WithTimeout(context.Background(), c.cfg.LoadTimeout)
 	defer cancel()
 	c.loads.Add(1)
+	c.mu.Lock()
+	f := c.flights[key]
+	if f == nil {
+		f = &flight{}
+		c.flights[key] = f
+	}
+	f.running++
+	gen := f.gen
+	c.mu.Unlock()
 	defer func() {
 		if p := recover(); p != nil {
 			err = fmt.Errorf("cache: load %q panicked: %v", key, p)
 		}
 		if err != nil {
 			c.loadErrors.Add(1)
-			if c.cfg.FailureTTL > 0 {
-				c.store.Set(key, entry[V]{v: v, err: err}, c.cfg.FailureTTL)
-			}
-			return
 		}
-		c.store.Set(key, entry[V]{v: v}, c.cfg.TTL)
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		if f.running--; f.running == 0 {
+			delete(c.flights, key)
+		}
+		switch {
+		case f.gen != gen: // Delete or a waiter's timeout since it started
+		case err == nil:
+			c.store.Set(key, entry[V]{v: v}, c.cfg.TTL)
+		case c.cfg.FailureTTL > 0:
+			c.store.Set(key, entry[V]{v: v, err: err}, c.cfg.FailureTTL)
+		}
 	}()
 	return load(lctx)
 }

@@ -270,5 +270,48 @@ func TestWaitersGiveUpOnLoadThatIgnoresCtx(t *testing.T) {
 		}
 		close(stuck)
 		synctest.Wait()
+		if v, ok := c.Get("k"); !ok || v != 2 {
+			t.Fatalf("cached %d, %v; want 2: the abandoned load stored its late result", v, ok)
+		}
+	})
+}
+
+// Delete during a load: the load does not store its (older) result, and a
+// caller after Delete does not join it but loads again.
+func TestDeleteDuringLoad(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		c := cache.New[int](cache.Config{CleanupInterval: -1})
+		defer c.Close()
+		release := make(chan struct{})
+		var mu sync.Mutex
+		loads := 0
+		load := func(context.Context) (int, error) {
+			mu.Lock()
+			loads++
+			n := loads
+			mu.Unlock()
+			if n == 1 {
+				<-release
+			}
+			return n, nil
+		}
+		first := make(chan int, 1)
+		go func() {
+			v, _ := c.GetOrLoad(t.Context(), "k", load)
+			first <- v
+		}()
+		synctest.Wait() // load 1 is running
+		c.Delete("k")
+		if v, err := c.GetOrLoad(t.Context(), "k", load); err != nil || v != 2 {
+			t.Fatalf("after Delete: %d, %v; want a new load (2)", v, err)
+		}
+		close(release)
+		if v := <-first; v != 1 {
+			t.Fatalf("first caller got %d, want 1", v)
+		}
+		synctest.Wait()
+		if v, ok := c.Get("k"); !ok || v != 2 {
+			t.Fatalf("cached %d, %v; want 2: the load started before Delete stored its result", v, ok)
+		}
 	})
 }

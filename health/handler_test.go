@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"gorm.io/gorm"
@@ -261,6 +262,35 @@ func FuzzHandlerBody(f *testing.F) {
 			}
 		default:
 			t.Fatalf("status %d for %q", rec.Code, body)
+		}
+	})
+}
+
+// A ping in flight when a cleanup runs must not store its pre-cleanup
+// result over the cleanup's invalidation.
+func TestCleanupNotUndoneByPingInFlight(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		src := newFake()
+		release := make(chan struct{})
+		src.block = release
+		hc := health.New(src, health.Config{Token: token})
+		defer hc.Close()
+		first := make(chan health.Report, 1)
+		go func() { first <- hc.Check(context.Background()) }()
+		synctest.Wait() // the ping is in flight
+		if rec := post(hc.Handler(), "Bearer "+token, `{"action":"cleanup"}`); rec.Code != 200 {
+			t.Fatalf("cleanup: %d %s", rec.Code, rec.Body)
+		}
+		cleanedAt := time.Now()
+		time.Sleep(time.Millisecond) // fake time: the next ping is later than the cleanup
+		close(release)
+		<-first
+		src.mu.Lock()
+		src.block = nil
+		src.mu.Unlock()
+		r := hc.Check(t.Context())
+		if src.pings.Load() != 2 || r.Cached || r.CheckedAt == nil || !r.CheckedAt.After(cleanedAt) {
+			t.Fatalf("after cleanup: pings %d, cached %v, checkedAt %v; want a new ping after %v", src.pings.Load(), r.Cached, r.CheckedAt, cleanedAt)
 		}
 	})
 }

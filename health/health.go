@@ -137,7 +137,10 @@ func DetectServerless() bool {
 // Close stops the memo's janitor. It is idempotent.
 func (c *Checker) Close() { c.memo.Close() }
 
-// Invalidate forgets the memoized ping: the next Check pings again.
+// Invalidate forgets the memoized ping: the next Check pings again. A ping
+// running now does not store its result (the memo's generation of the key
+// changed since it started), and a Check after Invalidate does not join it:
+// a cleanup is not undone by a ping that began before it.
 func (c *Checker) Invalidate() { c.memo.Delete(memoKey) }
 
 // Check reports the database's health. The pool figures are read now;
