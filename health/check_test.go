@@ -153,6 +153,22 @@ func TestPingTimeout(t *testing.T) {
 	})
 }
 
+// Kubernetes' default probe timeout is 1 s: with the zero Config a hung
+// ping must be given up within it.
+func TestDefaultPingTimeoutFitsKubernetesProbe(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		src := newFake()
+		src.block = make(chan struct{}) // never released: the ping hangs
+		hc := health.New(src, health.Config{})
+		defer hc.Close()
+		start := time.Now()
+		r := hc.Check(t.Context())
+		if r.Status != health.StatusUnhealthy || time.Since(start) > time.Second {
+			t.Fatalf("status %q after %v; want unhealthy within 1s", r.Status, time.Since(start))
+		}
+	})
+}
+
 // Every executor slot of a real pool is held: the check must not wait for
 // one, and must not ping.
 func TestSaturatedRealPoolAnswersDegradedFast(t *testing.T) {

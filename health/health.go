@@ -28,11 +28,11 @@ type Source interface {
 const (
 	DefaultTTL          = 30 * time.Second
 	DefaultFailureTTL   = 5 * time.Second
-	DefaultPingTimeout  = 2 * time.Second
+	DefaultPingTimeout  = time.Second
 	DefaultMaxBodyBytes = 4 << 10
 )
 
-// Config configures a [Checker]. The zero value works: a 30 s memo, a 2 s
+// Config configures a [Checker]. The zero value works: a 30 s memo, a 1 s
 // ping timeout, cleanup disabled.
 type Config struct {
 	// TTL is how long a successful ping is memoized. Default: 30s.
@@ -41,8 +41,8 @@ type Config struct {
 	// database is not pinged by every probe and recovery still shows
 	// soon. Negative: failures are not memoized. Default: 5s.
 	FailureTTL time.Duration
-	// PingTimeout bounds one ping. Keep it below your probes' timeout.
-	// Default: 2s.
+	// PingTimeout bounds one ping. Keep it no longer than your probes'
+	// timeout (Kubernetes' default timeoutSeconds is 1). Default: 1s.
 	PingTimeout time.Duration
 	// Token is the bearer token that POST {"action":"cleanup"} must
 	// present (Authorization: Bearer <token>). Empty disables the action.
