@@ -119,7 +119,8 @@ func (c *Checker) serveAction(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if !c.authorized(r) {
-		c.log.Warn("tollgate: health action refused: missing or wrong token", "remote", r.RemoteAddr)
+		// Debug: an unauthenticated caller must not be able to flood the log.
+		c.log.Debug("tollgate: health action refused: missing or wrong token", "remote", r.RemoteAddr)
 		w.Header().Set("WWW-Authenticate", `Bearer realm="tollgate-health"`)
 		writeError(w, r, http.StatusUnauthorized, "missing or wrong bearer token")
 		return

@@ -1,10 +1,12 @@
 package health_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -293,4 +295,26 @@ func TestCleanupNotUndoneByPingInFlight(t *testing.T) {
 			t.Fatalf("after cleanup: pings %d, cached %v, checkedAt %v; want a new ping after %v", src.pings.Load(), r.Cached, r.CheckedAt, cleanedAt)
 		}
 	})
+}
+
+// Refused POSTs come from whoever can reach the handler: at the default
+// Info level they must not reach the log, or anyone could flood it.
+func TestRefusedPOSTLogsAtDebug(t *testing.T) {
+	for _, level := range []slog.Level{slog.LevelInfo, slog.LevelDebug} {
+		var buf bytes.Buffer
+		hc := health.New(newFake(), health.Config{Token: token, Logger: slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: level}))})
+		for range 100 {
+			if rec := post(hc.Handler(), "Bearer nope", `{"action":"cleanup"}`); rec.Code != 401 {
+				t.Fatalf("wrong token: %d", rec.Code)
+			}
+		}
+		hc.Close()
+		lines := strings.Count(buf.String(), "refused")
+		switch {
+		case level == slog.LevelInfo && buf.Len() != 0:
+			t.Fatalf("at Info, 100 refusals wrote %q", buf.String())
+		case level == slog.LevelDebug && (lines != 100 || !strings.Contains(buf.String(), "level=DEBUG")):
+			t.Fatalf("at Debug, %d refusal lines: %q", lines, buf.String())
+		}
+	}
 }

@@ -53,8 +53,9 @@ type Config struct {
 	Environment string
 	// MaxBodyBytes bounds a POST body; a larger one gets 413. Default: 4096.
 	MaxBodyBytes int64
-	// Logger receives cleanups and refused cleanup attempts. Default:
-	// slog.Default().
+	// Logger receives cleanups (Info), failed cleanups (Warn) and refused
+	// cleanup attempts (Debug: anyone who can reach the handler can make
+	// them, so they must not flood an Info log). Default: slog.Default().
 	Logger *slog.Logger
 }
 
