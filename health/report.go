@@ -154,12 +154,18 @@ func (c *Checker) report(now time.Time, st pool.Stats, res pingResult, have bool
 }
 
 var (
-	urlPassword = regexp.MustCompile(`([a-zA-Z][a-zA-Z0-9+.-]*://[^\s:/@]*):[^\s@/]*@`)
+	// urlPassword matches scheme://user:password@ with the password running
+	// greedily to the last '@' of the white-space-delimited token: a
+	// password written raw may hold '@' and '/', and hiding a little too
+	// much (an '@' later in a query string) beats leaking the rest of it.
+	urlPassword = regexp.MustCompile(`([a-zA-Z][a-zA-Z0-9+.-]*://[^\s:/@]*):[^\s]*@`)
 	kvPassword  = regexp.MustCompile(`(?i)(password\s*=\s*)('(?:[^'\\]|\\.)*'|[^\s'][^\s]*)`)
 )
 
 // Sanitize removes passwords from msg: the password of any URL
-// (scheme://user:password@host) and any password=value keyword. The pool
+// (scheme://user:password@host, the password running to the last '@' of
+// the URL, so that a raw '@' or '/' in it is covered) and any
+// password=value keyword. The pool
 // already removes its own DSN from its errors; this is the second line.
 func Sanitize(msg string) string {
 	msg = urlPassword.ReplaceAllString(msg, "${1}:xxxxx@")
