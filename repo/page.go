@@ -11,6 +11,7 @@ import (
 	"hash/fnv"
 	"reflect"
 	"strconv"
+	"time"
 
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
@@ -35,9 +36,9 @@ type Page[T any] struct {
 type plan struct {
 	rq       resolved
 	sort     *schema.Field // nil: by primary key only
-	sortC    clause.Column
+	sortX    any           // what is sorted on: the column, or COALESCE(column, zero)
 	dir      Direction
-	nullable bool
+	nullable bool   // the Go type holds NULL: NULLs are placed and compared as such
 	hash     string // binds a cursor to the query's shape
 }
 
@@ -68,8 +69,22 @@ func (r *Repository[T]) plan(q Query) (plan, error) {
 		o := rq.orders[0]
 		p.dir = o.dir
 		if f := r.m.sch.FieldsByDBName[o.field]; f != r.m.pk {
-			p.sort, p.sortC = f, o.col
-			p.nullable = nullable(f)
+			p.sort, p.sortX = f, o.col
+			switch {
+			case nullable(f):
+				p.nullable = true
+			case f.NotNull || f.PrimaryKey:
+			default:
+				// The column may hold NULL, which GORM reads into the
+				// plain Go field as its zero value. Sort and compare on
+				// that zero too, so that SQL agrees with the cursor.
+				zero, ok := zeroOf(f.FieldType)
+				if !ok {
+					return plan{}, fmt.Errorf("%w: sort field %s: its column may hold NULL and %s cannot: "+
+						"use a pointer or sql.Null type, or tag the field `gorm:\"not null\"`", ErrInvalidQuery, f.Name, f.FieldType)
+				}
+				p.sortX = clause.Expr{SQL: "COALESCE(?, ?)", Vars: []any{o.col, zero}}
+			}
 		}
 		fmt.Fprintf(h, "%s\x00%s", o.field, o.dir)
 	}
@@ -85,6 +100,32 @@ func nullable(f *schema.Field) bool {
 	return reflect.PointerTo(f.FieldType).Implements(reflect.TypeFor[sql.Scanner]())
 }
 
+// zeroOf is the zero value GORM gives a field of the plain type t when
+// its column holds NULL, as a parameter to bind, for a closed set of
+// types: strings, numbers, bools and time.Time. ok is false for others
+// (a Valuer may not send its zero as the driver reads it back).
+func zeroOf(t reflect.Type) (zero any, ok bool) {
+	if t == reflect.TypeFor[time.Time]() {
+		return time.Time{}, true
+	}
+	if t.Implements(valuerType) || reflect.PointerTo(t).Implements(valuerType) {
+		return nil, false
+	}
+	switch {
+	case t.Kind() == reflect.String:
+		return "", true
+	case t.Kind() == reflect.Bool:
+		return false, true
+	case t.Kind() == reflect.Float32 || t.Kind() == reflect.Float64:
+		return float64(0), true
+	case isNumber(t.Kind()):
+		return int64(0), true
+	}
+	return nil, false
+}
+
+var valuerType = reflect.TypeFor[driver.Valuer]()
+
 // Page returns one page of the rows q matches, of q's limit rows
 // (DefaultPageSize when q has none), ordered by q's one OrderBy field
 // (or by the primary key when q has none) with the primary key as
@@ -98,8 +139,18 @@ func nullable(f *schema.Field) bool {
 // (base64url JSON); one that does not decode, whose value has the wrong
 // type, or that was made for another sort or filter set is refused with
 // ErrInvalidCursor, and nothing is sent. A cursor with an offset in q is
-// ErrInvalidQuery. With a nullable sort field, NULLs come last in
-// ascending order and first in descending order, as in PostgreSQL.
+// ErrInvalidQuery.
+//
+// With a sort field whose Go type holds NULL (a pointer, sql.Null*),
+// NULLs come last in ascending order and first in descending order, as
+// in PostgreSQL. A field of a plain type (string, number, bool,
+// time.Time) reads a NULL as its zero value, so unless it is tagged
+// `gorm:"not null"` Page sorts on COALESCE(column, zero value): NULL rows
+// sort as "" or 0, where the caller sees them, and no row is skipped.
+// That expression cannot use an index on the column; tag the field
+// `not null` (when the column is) or make it a pointer to sort on the
+// column itself. A plain field of another type (a slice, a struct
+// Valuer) whose column may hold NULL is refused with ErrInvalidQuery.
 func (r *Repository[T]) Page(ctx context.Context, q Query, cursor string) (Page[T], error) {
 	var out Page[T]
 	p, err := r.plan(q)
@@ -224,29 +275,29 @@ func (p plan) orderBy(pk clause.Column) clause.OrderBy {
 	if !p.nullable {
 		nulls = ""
 	}
-	return clause.OrderBy{Expression: clause.Expr{SQL: "?" + dir + nulls + ", ?" + dir, Vars: []any{p.sortC, pk}}}
+	return clause.OrderBy{Expression: clause.Expr{SQL: "?" + dir + nulls + ", ?" + dir, Vars: []any{p.sortX, pk}}}
 }
 
 // keyset is the condition "after pos" in the plan's order.
 func (p plan) keyset(pk clause.Column, pos position) clause.Expression {
 	asc := p.dir == Asc
-	after := func(col clause.Column, v any) clause.Expression {
+	after := func(x, v any) clause.Expression {
 		if asc {
-			return clause.Gt{Column: col, Value: v}
+			return clause.Expr{SQL: "? > ?", Vars: []any{x, v}}
 		}
-		return clause.Lt{Column: col, Value: v}
+		return clause.Expr{SQL: "? < ?", Vars: []any{x, v}}
 	}
 	if p.sort == nil {
 		return after(pk, pos.k)
 	}
-	isNull := clause.Expr{SQL: "? IS NULL", Vars: []any{p.sortC}}
+	isNull := clause.Expr{SQL: "? IS NULL", Vars: []any{p.sortX}}
 	switch {
 	case pos.null && asc: // NULLs are last: only NULLs with a larger key remain
 		return clause.And(isNull, after(pk, pos.k))
 	case pos.null: // NULLs are first: NULLs with a smaller key, then every value
-		return clause.Or(clause.And(isNull, after(pk, pos.k)), clause.Expr{SQL: "? IS NOT NULL", Vars: []any{p.sortC}})
+		return clause.Or(clause.And(isNull, after(pk, pos.k)), clause.Expr{SQL: "? IS NOT NULL", Vars: []any{p.sortX}})
 	}
-	e := []clause.Expression{after(p.sortC, pos.v), clause.And(clause.Eq{Column: p.sortC, Value: pos.v}, after(pk, pos.k))}
+	e := []clause.Expression{after(p.sortX, pos.v), clause.And(clause.Expr{SQL: "? = ?", Vars: []any{p.sortX, pos.v}}, after(pk, pos.k))}
 	if asc && p.nullable {
 		e = append(e, isNull)
 	}
