@@ -7,8 +7,13 @@
 // most one ping. A failed ping is remembered for Config.FailureTTL (5 s)
 // so that recovery shows quickly. The ping has its own short timeout and
 // never waits in the executor's queue: when the pool is saturated (every
-// slot in use, or callers queued) the Checker answers "degraded" from the
-// pool's statistics and does not ping at all.
+// slot in use, or callers queued) the Checker does not ping at all. It then
+// answers from evidence: the last ping's result, marked "pingStale" once
+// past its TTL, and the pool's last error when it is newer than that ping
+// and within the TTL. Calls failing to reach the server (transient or
+// connection_lost) make it "unhealthy", since a dead database under traffic
+// keeps the pool saturated with calls stuck connecting; an exhausted server
+// (no slot for us) or no recent error makes it "degraded".
 //
 // The report keeps the JSON shape of the seed's /api/health/database
 // (database.healthy, database.connectionPool.{active,max,utilization},

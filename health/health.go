@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/tollgate-db/tollgate/cache"
@@ -68,6 +69,10 @@ type Checker struct {
 	serverless bool
 	memo       *cache.Cache[pingResult]
 	log        *slog.Logger
+	// last is the last ping's result, kept beyond its TTL: when the pool is
+	// saturated and nothing is memoized, it is the evidence reported, as
+	// stale.
+	last atomic.Pointer[pingResult]
 }
 
 const memoKey = "ping"
@@ -146,7 +151,13 @@ func (c *Checker) Invalidate() { c.memo.Delete(memoKey) }
 
 // Check reports the database's health. The pool figures are read now;
 // the ping result is memoized (see Config.TTL). When the pool is saturated
-// and no ping is memoized, Check does not ping and reports "degraded".
+// Check does not ping: it reports the last ping's result (marked pingStale
+// when older than its TTL) and the pool's last error, when that is newer
+// than the ping and within Config.TTL. A transient or connection_lost
+// error then makes the report "unhealthy" with database.healthy false (the
+// server cannot be reached: calls are stuck connecting); an exhausted one
+// makes it "degraded" (the server answers but has no slot); without either
+// it is "degraded", or "unhealthy" when the last ping failed.
 // The ping bypasses the executor's queue; database/sql could still make it
 // wait for a connection if every one became busy between the saturation
 // check and the ping, and Config.PingTimeout bounds that wait.
@@ -156,23 +167,31 @@ func (c *Checker) Invalidate() { c.memo.Delete(memoKey) }
 func (c *Checker) Check(ctx context.Context) Report {
 	start := time.Now()
 	st := c.src.Stats()
-	var (
-		res       pingResult
-		have      bool
-		abandoned error
-	)
+	var p pingUse
 	if e, ok := c.memo.Lookup(memoKey); ok {
-		res, have = e.Value, true
+		p.res, p.have = e.Value, true
 	} else if !saturated(st) && !st.Executor.Closed {
+		p.attempted = true
 		r, err := c.memo.GetOrLoad(ctx, memoKey, c.ping)
 		if r.checkedAt.IsZero() {
-			abandoned = err
+			p.abandoned = err
 		} else {
-			res, have = r, true
+			p.res, p.have = r, true
 		}
 		st = c.src.Stats() // the ping may have changed LastError
+	} else if last := c.last.Load(); last != nil {
+		p.res, p.have, p.stale = *last, true, true
 	}
-	return c.report(start, st, res, have, abandoned)
+	return c.report(start, st, p)
+}
+
+// pingUse is the ping result a report is made from.
+type pingUse struct {
+	res       pingResult
+	have      bool  // res is set
+	stale     bool  // res is the last ping, past its TTL: the pool was saturated
+	attempted bool  // this Check pinged, or waited for a ping
+	abandoned error // why the wait for the ping ended without a result
 }
 
 // saturated reports whether a ping would have to wait: every executor slot
@@ -194,7 +213,23 @@ func (c *Checker) ping(ctx context.Context) (pingResult, error) {
 	r := pingResult{ok: err == nil, latency: time.Since(start), checkedAt: start}
 	if err != nil {
 		r.err = Sanitize(err.Error())
+	}
+	c.keepLast(r)
+	if err != nil {
 		return r, fmt.Errorf("%w: %s", errPingFailed, r.err)
 	}
 	return r, nil
+}
+
+// keepLast records r as the last ping unless a later one is recorded.
+func (c *Checker) keepLast(r pingResult) {
+	for {
+		old := c.last.Load()
+		if old != nil && old.checkedAt.After(r.checkedAt) {
+			return
+		}
+		if c.last.CompareAndSwap(old, &r) {
+			return
+		}
+	}
 }

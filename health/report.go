@@ -17,9 +17,13 @@ const (
 	StatusHealthy Status = "healthy"
 	// StatusDegraded: the pool is saturated (every slot busy or callers
 	// queued); the database is serving but new calls wait. No ping is made
-	// while saturated.
+	// while saturated. Also when the pool's recent error is "exhausted":
+	// the server answers but has no connection slot to give.
 	StatusDegraded Status = "degraded"
-	// StatusUnhealthy: the ping failed or timed out, or the pool is closed.
+	// StatusUnhealthy: the ping failed or timed out, or the pool is closed,
+	// or the pool is saturated and its recent calls failed to reach the
+	// server (a "transient" or "connection_lost" error newer than the last
+	// ping and within Config.TTL).
 	StatusUnhealthy Status = "unhealthy"
 )
 
@@ -34,8 +38,13 @@ type Report struct {
 	Environment string    `json:"environment"`
 	Serverless  bool      `json:"serverless"`
 	// CheckedAt is when the ping this report uses ran; nil when no ping
-	// was made (the pool was saturated or closed).
+	// has been made yet (the pool was saturated or closed from the start).
 	CheckedAt *time.Time `json:"checkedAt,omitempty"`
+	// PingStale is true when the pool is saturated, so no ping could be
+	// made, and the ping result reported (CheckedAt, PingLatencyMs and
+	// database.healthy unless the pool's recent errors say otherwise) is
+	// the last one made, older than its TTL.
+	PingStale bool `json:"pingStale"`
 	// Cached is true when the ping ran before this call began: the result
 	// was memoized, or shared with the caller that started the ping.
 	Cached bool `json:"cached"`
@@ -49,10 +58,12 @@ type Report struct {
 
 // Database is the seed's "database" object plus the ping error.
 type Database struct {
-	// Healthy is false when the last ping failed.
+	// Healthy is false when the last ping failed, or when the pool is
+	// saturated (so no ping is made) and its calls are failing to reach
+	// the server: see StatusUnhealthy.
 	Healthy        bool           `json:"healthy"`
 	ConnectionPool ConnectionPool `json:"connectionPool"`
-	// Error is why the ping failed, password removed.
+	// Error is why Healthy is false, password removed.
 	Error string `json:"error,omitempty"`
 }
 
@@ -100,8 +111,9 @@ type ErrorInfo struct {
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 
-func (c *Checker) report(now time.Time, st pool.Stats, res pingResult, have bool, abandoned error) Report {
+func (c *Checker) report(now time.Time, st pool.Stats, p pingUse) Report {
 	sat := saturated(st)
+	res := p.res
 	r := Report{
 		Timestamp:   now.UTC(),
 		Environment: c.env,
@@ -130,20 +142,36 @@ func (c *Checker) report(now time.Time, st pool.Stats, res pingResult, have bool
 	if !st.LastError.At.IsZero() {
 		r.LastError = &ErrorInfo{Class: st.LastError.Class.String(), Message: Sanitize(st.LastError.Message), At: st.LastError.At.UTC()}
 	}
-	if have {
+	if p.have {
 		at := res.checkedAt.UTC()
 		r.CheckedAt = &at
 		r.Cached = res.checkedAt.Before(now)
+		r.PingStale = p.stale
 		r.PingLatencyMs = ms(res.latency)
 		r.Database.Healthy = res.ok
 		r.Database.Error = res.err
 	}
-	if abandoned != nil {
+	if p.abandoned != nil {
 		r.Database.Healthy = false
-		r.Database.Error = "health check did not finish: " + Sanitize(abandoned.Error())
+		r.Database.Error = "health check did not finish: " + Sanitize(p.abandoned.Error())
+	}
+	// No ping now: believe the pool's recent errors over an older ping.
+	exhausted := false
+	if e := st.LastError; sat && !p.attempted && !st.Executor.Closed && c.recent(e, now, p) {
+		switch e.Class {
+		case pool.Transient, pool.ConnectionLost:
+			r.Database.Healthy = false
+			r.Database.Error = "the pool is saturated and its calls fail to reach the database (" + e.Class.String() + "): " + Sanitize(e.Message)
+		case pool.Exhausted:
+			exhausted = true // the server answers, but has no slot for us
+		}
 	}
 	switch {
-	case !r.Database.Healthy || st.Executor.Closed:
+	case st.Executor.Closed:
+		r.Status = StatusUnhealthy
+	case exhausted:
+		r.Status = StatusDegraded
+	case !r.Database.Healthy:
 		r.Status = StatusUnhealthy
 	case sat:
 		r.Status = StatusDegraded
@@ -151,6 +179,16 @@ func (c *Checker) report(now time.Time, st pool.Stats, res pingResult, have bool
 		r.Status = StatusHealthy
 	}
 	return r
+}
+
+// recent reports whether e is evidence for a report made at now: it
+// happened within Config.TTL (as long as a ping is trusted) and after the
+// ping the report uses.
+func (c *Checker) recent(e pool.ErrorInfo, now time.Time, p pingUse) bool {
+	if e.At.IsZero() || now.Sub(e.At) > c.cfg.TTL {
+		return false
+	}
+	return !p.have || e.At.After(p.res.checkedAt)
 }
 
 var (
