@@ -309,10 +309,17 @@ func (r *Repository[T]) Delete(ctx context.Context, id any) error {
 // (which must carry a unique index or constraint) is updated instead:
 // its update columns are set to the new values, or, when none are given,
 // every column except the primary key and the creation time (a
-// soft-deleted row is thereby restored). When every given column is a
-// conflict column the conflicting rows are left alone (DO NOTHING).
-// Generated keys are filled in place. Like CreateBatch, more than
-// DefaultBatchSize items run in one transaction.
+// soft-deleted row is thereby restored). Generated keys are filled in
+// place. Like CreateBatch, more than DefaultBatchSize items run in one
+// transaction.
+//
+// When every given update column is a conflict column, the conflicting
+// rows are left alone (ON CONFLICT DO NOTHING), and then no generated
+// value is filled in: the database returns rows only for the items it
+// inserted, which cannot be told apart, so every item keeps the key and
+// database-default fields it was given (a generated key stays zero).
+// Read the rows back by the conflict columns when their keys are needed,
+// or name an update column to have every row written and returned.
 func (r *Repository[T]) Upsert(ctx context.Context, items []T, conflict []string, update ...string) error {
 	if r.m.err != nil {
 		return r.fail("upsert", r.m.err)
@@ -351,11 +358,42 @@ func (r *Repository[T]) Upsert(ctx context.Context, items []T, conflict []string
 	if len(items) == 0 {
 		return nil
 	}
+	if oc.DoNothing {
+		// GORM hands the returned rows to the items in order, so a
+		// skipped item would receive the key of the next inserted one.
+		defer keepGenerated(ctx, r.m, items)()
+	}
 	return r.fail("upsert", r.r.Do(ctx, func(ctx context.Context, db *gorm.DB) error {
 		return inBatches(db, len(items) > DefaultBatchSize, func(db *gorm.DB) error {
 			return gorm.G[T](db, oc).CreateInBatches(ctx, &items, DefaultBatchSize)
 		})
 	}))
+}
+
+// keepGenerated saves the fields of items that an INSERT ... RETURNING
+// fills in (the generated key, columns with a database default) and
+// returns the function that puts them back.
+func keepGenerated[T any](ctx context.Context, m *model, items []T) func() {
+	fields := m.sch.FieldsWithDefaultDBValue
+	saved := make([]reflect.Value, 0, len(items)*len(fields))
+	rv := reflect.ValueOf(items)
+	for i := range items {
+		for _, f := range fields {
+			v := f.ReflectValueOf(ctx, rv.Index(i))
+			c := reflect.New(v.Type()).Elem()
+			c.Set(v)
+			saved = append(saved, c)
+		}
+	}
+	return func() {
+		j := 0
+		for i := range items {
+			for _, f := range fields {
+				f.ReflectValueOf(ctx, rv.Index(i)).Set(saved[j])
+				j++
+			}
+		}
+	}
 }
 
 // checkValue refuses values GORM would write into the SQL text instead
