@@ -5,6 +5,7 @@ import (
 	"embed"
 	"encoding/json"
 	"errors"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/mail"
@@ -158,26 +159,65 @@ type createUserRequest struct {
 	Name  string `json:"name"`
 }
 
-func (s *server) createUser(w http.ResponseWriter, r *http.Request) {
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 16<<10))
-	dec.DisallowUnknownFields()
-	var req createUserRequest
-	if err := dec.Decode(&req); err != nil {
+// Limits of createUserRequest, the columns' sizes.
+const (
+	maxEmailBytes = 320 // RFC 5321: 64-byte local part, @, 255-byte domain
+	maxNameBytes  = 200
+	maxBodyBytes  = 16 << 10
+)
+
+var errTrailingData = errors.New("unexpected data after the JSON object")
+
+// decodeOne decodes exactly one JSON object from dec into v: anything but
+// white space after it is errTrailingData (a second object would otherwise
+// be silently ignored).
+func decodeOne(dec *json.Decoder, v any) error {
+	if err := dec.Decode(v); err != nil {
+		return err
+	}
+	switch err := dec.Decode(&struct{}{}); err {
+	case io.EOF:
+		return nil
+	case nil:
+		return errTrailingData
+	default:
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
-			writeError(w, http.StatusRequestEntityTooLarge, "body too large")
-			return
+			return err
 		}
-		writeError(w, http.StatusBadRequest, "invalid JSON body")
+		return errTrailingData
+	}
+}
+
+func (s *server) createUser(w http.ResponseWriter, r *http.Request) {
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBodyBytes))
+	dec.DisallowUnknownFields()
+	var req createUserRequest
+	if err := decodeOne(dec, &req); err != nil {
+		var mbe *http.MaxBytesError
+		switch {
+		case errors.As(err, &mbe):
+			writeError(w, http.StatusRequestEntityTooLarge, "body too large")
+		case errors.Is(err, errTrailingData):
+			writeError(w, http.StatusBadRequest, "invalid JSON body: "+err.Error())
+		default:
+			writeError(w, http.StatusBadRequest, "invalid JSON body")
+		}
 		return
 	}
 	req.Email, req.Name = strings.TrimSpace(req.Email), strings.TrimSpace(req.Name)
+	if len(req.Email) > maxEmailBytes {
+		writeError(w, http.StatusBadRequest, "email must be at most 320 bytes")
+		return
+	}
 	if a, err := mail.ParseAddress(req.Email); err != nil || a.Address != req.Email {
 		writeError(w, http.StatusBadRequest, "email must be a plain e-mail address")
 		return
 	}
-	if req.Name == "" || len(req.Name) > 200 {
-		writeError(w, http.StatusBadRequest, "name must be 1 to 200 bytes")
+	// PostgreSQL text cannot hold NUL (the insert would fail with a 500)
+	// and SQLite would store it; refuse it here for both.
+	if req.Name == "" || len(req.Name) > maxNameBytes || strings.ContainsRune(req.Name, 0) {
+		writeError(w, http.StatusBadRequest, "name must be 1 to 200 bytes, without NUL")
 		return
 	}
 	u := User{Email: req.Email, Name: req.Name}
