@@ -66,8 +66,11 @@
 //
 // [Repository.Page] does keyset (cursor) pagination ordered by one
 // checked field and the primary key, with an opaque cursor that is
-// refused ([ErrInvalidCursor]) when tampered with or reused for another
-// query, and offset pagination when the query has an offset.
+// refused ([ErrInvalidCursor]) when malformed or reused for another
+// query (other filters, filter values, sort or direction), and offset
+// pagination when the query has an offset. Cursors are not signed: a
+// well-formed cursor forged for the same query is accepted, which only
+// moves where the page starts; its values are always bound parameters.
 // [Repository.Each] walks a whole result in batches, one Runner call per
 // batch, so memory stays bounded and no slot is held between batches.
 //

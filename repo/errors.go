@@ -25,8 +25,10 @@ var (
 	// ErrInvalidQuery: a query is malformed (unknown operator, negative
 	// limit or offset, an In value that is not a slice...). Nothing was sent.
 	ErrInvalidQuery = errors.New("invalid query")
-	// ErrInvalidCursor: a page cursor was tampered with, truncated, or made
-	// for another query. Nothing was sent.
+	// ErrInvalidCursor: a page cursor does not decode, carries a value of
+	// the wrong type, or was made for another query (filters and their
+	// values, sort field, direction). Nothing was sent. Cursors are not
+	// signed: a well-formed one forged for the same query is accepted.
 	ErrInvalidCursor = errors.New("invalid cursor")
 	// ErrInvalidModel: T is not a model GORM can map (not a struct, or no
 	// single primary key where the method needs one).

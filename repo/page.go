@@ -39,7 +39,7 @@ type plan struct {
 	sortX    any           // what is sorted on: the column, or COALESCE(column, zero)
 	dir      Direction
 	nullable bool   // the Go type holds NULL: NULLs are placed and compared as such
-	hash     string // binds a cursor to the query's shape
+	hash     string // binds a cursor to the query: filters, sort, direction
 }
 
 // position is where the previous page ended.
@@ -63,7 +63,7 @@ func (r *Repository[T]) plan(q Query) (plan, error) {
 	p := plan{rq: rq}
 	h := fnv.New64a()
 	for _, c := range q.conds {
-		fmt.Fprintf(h, "%s\x00%d\x00", c.field, c.op)
+		fmt.Fprintf(h, "%s\x00%d\x00%s\x00", c.field, c.op, valueKey(c.value))
 	}
 	if len(rq.orders) == 1 {
 		o := rq.orders[0]
@@ -98,6 +98,19 @@ func nullable(f *schema.Field) bool {
 		return true
 	}
 	return reflect.PointerTo(f.FieldType).Implements(reflect.TypeFor[sql.Scanner]())
+}
+
+// valueKey is a stable text of a filter value for the query hash: its
+// type and its JSON, or its %v (pointers followed) when JSON fails.
+func valueKey(v any) string {
+	if b, err := json.Marshal(v); err == nil {
+		return fmt.Sprintf("%T:%s", v, b)
+	}
+	rv := reflect.ValueOf(v)
+	for rv.Kind() == reflect.Pointer && !rv.IsNil() {
+		rv = rv.Elem()
+	}
+	return fmt.Sprintf("%T:%v", v, rv)
 }
 
 // zeroOf is the zero value GORM gives a field of the plain type t when
@@ -136,10 +149,15 @@ var valuerType = reflect.TypeFor[driver.Valuer]()
 // the previous page it returns the rows after that page's last row
 // (keyset pagination): pages stay stable while rows are inserted, and
 // deep pages cost no more than the first. The cursor is opaque
-// (base64url JSON); one that does not decode, whose value has the wrong
-// type, or that was made for another sort or filter set is refused with
+// (base64url JSON); one that does not decode, whose values have the wrong
+// type, or that was made for another query (another sort field or
+// direction, or another filter field, operator or value) is refused with
 // ErrInvalidCursor, and nothing is sent. A cursor with an offset in q is
-// ErrInvalidQuery.
+// ErrInvalidQuery. The cursor is not signed: a client can forge a
+// well-formed cursor for the same query and so start a page at any
+// position of its order. That reaches no row the query does not match
+// and injects nothing, since the cursor's values are checked against the
+// fields' types and bound as parameters.
 //
 // With a sort field whose Go type holds NULL (a pointer, sql.Null*),
 // NULLs come last in ascending order and first in descending order, as
@@ -335,7 +353,7 @@ func valueOrNull(v any) (any, bool) {
 type cursorJSON struct {
 	F string          `json:"f"`           // sort column, bound into the cursor
 	D string          `json:"d"`           // direction
-	H string          `json:"h"`           // shape of the filters
+	H string          `json:"h"`           // hash of the filters, sort and direction
 	V json.RawMessage `json:"v,omitempty"` // last sort value; null for NULL
 	K json.RawMessage `json:"k"`           // last primary key
 }
