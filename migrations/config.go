@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"regexp"
+	"strings"
 	"time"
 )
 
@@ -36,7 +37,11 @@ type Config struct {
 	// pool's own connections.
 	DirectURL string
 	// Table is the version table, optionally schema-qualified; the lock
-	// table is Table + "_lock". Default: "tollgate_schema_migrations".
+	// table is Table + "_lock". Letters, digits and underscores only. It is
+	// lower-cased before use, as PostgreSQL folds an unquoted name, so
+	// "SchemaVersions" names the table schemaversions (goose creates the
+	// table unquoted but looks it up by the name as given).
+	// Default: "tollgate_schema_migrations".
 	Table string
 	// DisableLock turns the migration lock off: only for a database that
 	// exactly one process migrates. Default: false (locked; a table lease
@@ -98,6 +103,7 @@ func (c Config) withDefaults() (Config, error) {
 	if !identRE.MatchString(c.Table) {
 		return c, fmt.Errorf("%w: table name %q: want letters, digits and underscores, optionally schema.table", ErrInvalidConfig, c.Table)
 	}
+	c.Table = strings.ToLower(c.Table)
 	if c.LockTimeout < 0 {
 		return c, fmt.Errorf("%w: LockTimeout %s is negative", ErrInvalidConfig, c.LockTimeout)
 	}

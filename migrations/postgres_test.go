@@ -262,3 +262,35 @@ func TestLockTimeoutPostgres(t *testing.T) {
 		t.Fatalf("Version = %d, %v; want 1", v, err)
 	}
 }
+
+// A mixed-case Table works on every run, not only the first: PostgreSQL
+// folds the unquoted name goose creates, so the second Up, with a new
+// Migrator, must find the table and apply nothing.
+func TestMixedCaseTablePostgres(t *testing.T) {
+	t.Parallel()
+	tg := freshDatabase(t, false)
+	ctx := testCtx(t)
+	p := openPool(t, ctx, pool.Config{DatabaseURL: tg.direct})
+	cfg := migrations.Config{FS: schemaFS(), Table: "SchemaVersions"}
+	for run := 1; run <= 2; run++ {
+		res, err := newMigrator(t, p, cfg).Up(ctx)
+		if err != nil {
+			t.Fatalf("Up #%d: %v", run, err)
+		}
+		want := []int64{1, 2}
+		if run == 2 {
+			want = []int64{}
+		}
+		if got := versions(res); !slices.Equal(got, want) {
+			t.Fatalf("Up #%d applied %v, want %v", run, got, want)
+		}
+	}
+	st, err := newMigrator(t, p, cfg).Status(ctx)
+	if err != nil || len(st) != 2 || !st[0].Applied || !st[1].Applied {
+		t.Fatalf("Status: %v %+v", err, st)
+	}
+	var n int
+	if err := p.SQL().QueryRowContext(ctx, `SELECT count(*) FROM pg_tables WHERE tablename IN ('schemaversions', 'schemaversions_lock')`).Scan(&n); err != nil || n != 2 {
+		t.Fatalf("tables schemaversions and schemaversions_lock: %d found, %v", n, err)
+	}
+}
