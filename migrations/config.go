@@ -47,8 +47,10 @@ type Config struct {
 	// exactly one process migrates. Default: false (locked; a table lease
 	// on PostgreSQL, a process-wide mutex on SQLite).
 	DisableLock bool
-	// LockTimeout bounds the wait for the lock; past it Up, Down and Status
-	// return ErrLocked. Default: 60s.
+	// LockTimeout bounds the wait for the lock, and the wait for another
+	// call of the same Migrator in progress; past it Up, Down and Status
+	// (and Version, which waits only for the latter) return ErrLocked.
+	// Default: 60s.
 	LockTimeout time.Duration
 	// Logger receives one Info record per migration run and one Error
 	// record per failure. Default: slog.Default().

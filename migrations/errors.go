@@ -10,8 +10,9 @@ var (
 	// no migrations, duplicate versions, a malformed DirectURL, a bad table
 	// name. Nothing has touched the database when it is returned.
 	ErrInvalidConfig = errors.New("migrations: invalid config")
-	// ErrLocked means another instance held the migration lock for longer
-	// than Config.LockTimeout. Nothing was applied; retry later.
+	// ErrLocked means another instance held the migration lock, or
+	// another call of the same Migrator ran, for longer than
+	// Config.LockTimeout. Nothing was applied; retry later.
 	ErrLocked = errors.New("migrations: lock held by another instance")
 	// ErrNothingToRollBack is returned by Down when no migration is applied.
 	ErrNothingToRollBack = errors.New("migrations: no applied migration to roll back")

@@ -25,7 +25,9 @@ import (
 
 // Migrator applies the migrations of one Config to one database. Its
 // methods are safe for concurrent use; Up, Down and Status of all
-// migrators of a database are serialised by the lock.
+// migrators of a database are serialised by the lock, and the calls of
+// one Migrator run one at a time: a call waits for the one in progress
+// at most until its ctx ends or Config.LockTimeout passes (ErrLocked).
 type Migrator struct {
 	cfg     Config
 	prov    *goose.Provider
@@ -35,6 +37,11 @@ type Migrator struct {
 	names   map[int64]string
 	log     *slog.Logger
 	secrets []string // texts scrubbed out of every error: the DirectURL password
+
+	// slot is held by the method call in progress. goose's Provider
+	// serialises its calls with a mutex that ignores ctx; waiting here
+	// first keeps every wait bounded by ctx and LockTimeout.
+	slot chan struct{}
 
 	closed    atomic.Bool
 	closeOnce sync.Once
@@ -51,7 +58,7 @@ func New(p *pool.Pool, cfg Config) (*Migrator, error) {
 	if err != nil {
 		return nil, err
 	}
-	m := &Migrator{cfg: cfg, log: cfg.Logger.With("component", "tollgate/migrations")}
+	m := &Migrator{cfg: cfg, log: cfg.Logger.With("component", "tollgate/migrations"), slot: make(chan struct{}, 1)}
 
 	if p != nil {
 		switch name := p.Gorm().Dialector.Name(); name {
@@ -197,6 +204,11 @@ func (m *Migrator) Up(ctx context.Context) ([]Result, error) {
 	if m.closed.Load() {
 		return nil, ErrClosed
 	}
+	release, err := m.acquire(ctx)
+	if err != nil {
+		return m.failed(ctx, "up", err)
+	}
+	defer release()
 	res, err := m.prov.Up(ctx)
 	if err != nil {
 		return m.failed(ctx, "up", err)
@@ -214,6 +226,12 @@ func (m *Migrator) Down(ctx context.Context) (Result, error) {
 	if m.closed.Load() {
 		return Result{}, ErrClosed
 	}
+	release, err := m.acquire(ctx)
+	if err != nil {
+		_, err = m.failed(ctx, "down", err)
+		return Result{}, err
+	}
+	defer release()
 	res, err := m.prov.Down(ctx)
 	if errors.Is(err, goose.ErrNoNextVersion) {
 		return Result{}, ErrNothingToRollBack
@@ -233,6 +251,11 @@ func (m *Migrator) Status(ctx context.Context) ([]Status, error) {
 	if m.closed.Load() {
 		return nil, ErrClosed
 	}
+	release, err := m.acquire(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("migrations: status: %w", err)
+	}
+	defer release()
 	st, err := m.prov.Status(ctx)
 	if err != nil {
 		return nil, m.scrub(fmt.Errorf("migrations: status: %w", err))
@@ -250,16 +273,47 @@ func (m *Migrator) Status(ctx context.Context) ([]Status, error) {
 }
 
 // Version returns the highest applied version, 0 when none. It does not
-// take the lock. It creates the version table when it does not exist.
+// take the database lock, but like every method it waits for a call of
+// the same Migrator in progress. It creates the version table when it
+// does not exist.
 func (m *Migrator) Version(ctx context.Context) (int64, error) {
 	if m.closed.Load() {
 		return 0, ErrClosed
 	}
+	release, err := m.acquire(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("migrations: version: %w", err)
+	}
+	defer release()
 	cur, _, err := m.prov.GetVersions(ctx)
 	if err != nil {
 		return 0, m.scrub(fmt.Errorf("migrations: version: %w", err))
 	}
 	return cur, nil
+}
+
+// acquire takes the Migrator's slot, waiting at most until ctx ends or
+// LockTimeout passes (ErrLocked); release gives it back.
+func (m *Migrator) acquire(ctx context.Context) (release func(), err error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("waiting for the lock: %w", err)
+	}
+	release = func() { <-m.slot }
+	select {
+	case m.slot <- struct{}{}:
+		return release, nil
+	default:
+	}
+	t := time.NewTimer(m.cfg.LockTimeout)
+	defer t.Stop()
+	select {
+	case m.slot <- struct{}{}:
+		return release, nil
+	case <-ctx.Done():
+		return nil, fmt.Errorf("waiting for another call of this Migrator: %w", ctx.Err())
+	case <-t.C:
+		return nil, fmt.Errorf("%w (a call of this Migrator has been running for longer than LockTimeout %s)", ErrLocked, m.cfg.LockTimeout)
+	}
 }
 
 // Close releases the DirectURL connections; the pool's are left to the
