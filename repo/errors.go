@@ -23,7 +23,9 @@ var (
 	// column) is not a column of the model. Nothing was sent.
 	ErrUnknownField = errors.New("unknown field")
 	// ErrInvalidQuery: a query is malformed (unknown operator, negative
-	// limit or offset, an In value that is not a slice...). Nothing was sent.
+	// limit or offset, an In value that is not a slice...), or an update
+	// names the primary key or a field that is not updatable (create-only
+	// `gorm:"<-:create"`, read-only `->`). Nothing was sent.
 	ErrInvalidQuery = errors.New("invalid query")
 	// ErrInvalidCursor: a page cursor does not decode, carries a value of
 	// the wrong type, or was made for another query (filters and their

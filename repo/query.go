@@ -147,7 +147,7 @@ func (m *model) resolve(q Query) (resolved, error) {
 		r.where = append(r.where, e)
 	}
 	for _, o := range q.orders {
-		col, f, err := m.column(o.field, false)
+		col, f, err := m.column(o.field)
 		if err != nil {
 			return r, err
 		}
@@ -165,7 +165,7 @@ func (m *model) resolve(q Query) (resolved, error) {
 }
 
 func (m *model) condition(c cond) (clause.Expression, error) {
-	col, _, err := m.column(c.field, false)
+	col, _, err := m.column(c.field)
 	if err != nil {
 		return nil, err
 	}

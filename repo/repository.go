@@ -248,9 +248,11 @@ func (r *Repository[T]) Update(ctx context.Context, v *T) error {
 // UpdateFields sets the given fields of the row whose primary key is id
 // (by primary key only: a bulk update by query is too easy to get wrong
 // from request data). Keys are Go field names or column names of T, each
-// checked against the schema, values are bound parameters (SQL
-// expressions are refused); the update time is set as GORM does. No such
-// row: ErrNotFound. An empty map does nothing.
+// checked against the schema (not a column: ErrUnknownField; the primary
+// key or a field GORM does not update, `gorm:"<-:create"` or `->`:
+// ErrInvalidQuery), values are bound parameters (SQL expressions are
+// refused); the update time is set as GORM does. No such row:
+// ErrNotFound. An empty map does nothing.
 func (r *Repository[T]) UpdateFields(ctx context.Context, id any, fields map[string]any) error {
 	if err := r.m.needPK(); err != nil {
 		return r.failID("update fields", id, err)
@@ -261,12 +263,12 @@ func (r *Repository[T]) UpdateFields(ctx context.Context, id any, fields map[str
 	}
 	set := make(map[string]any, len(fields))
 	for k, val := range fields {
-		f, err := r.m.field(k, true)
+		f, err := r.m.field(k)
 		if err != nil {
 			return r.failID("update fields", id, err)
 		}
-		if f.PrimaryKey {
-			return r.failID("update fields", id, fmt.Errorf("%w: %q is the primary key", ErrInvalidQuery, k))
+		if err := r.m.updatable(k, f); err != nil {
+			return r.failID("update fields", id, err)
 		}
 		if err := checkValue(k, val); err != nil {
 			return r.failID("update fields", id, err)
@@ -308,8 +310,10 @@ func (r *Repository[T]) Delete(ctx context.Context, id any) error {
 // Upsert inserts items; a row that conflicts on the conflict columns
 // (which must carry a unique index or constraint) is updated instead:
 // its update columns are set to the new values, or, when none are given,
-// every column except the primary key and the creation time (a
-// soft-deleted row is thereby restored). Generated keys are filled in
+// every updatable column except the primary key and the creation time (a
+// soft-deleted row is thereby restored). An update column that is the
+// primary key or a field GORM does not update (`gorm:"<-:create"`, `->`)
+// is refused with ErrInvalidQuery, unless it is also a conflict column. Generated keys are filled in
 // place. Like CreateBatch, more than DefaultBatchSize items run in one
 // transaction.
 //
@@ -330,7 +334,7 @@ func (r *Repository[T]) Upsert(ctx context.Context, items []T, conflict []string
 	oc := clause.OnConflict{Columns: make([]clause.Column, len(conflict))}
 	isConflict := map[string]bool{}
 	for i, name := range conflict {
-		f, err := r.m.field(name, false)
+		f, err := r.m.field(name)
 		if err != nil {
 			return r.fail("upsert", err)
 		}
@@ -339,13 +343,17 @@ func (r *Repository[T]) Upsert(ctx context.Context, items []T, conflict []string
 	}
 	var cols []string
 	for _, name := range update {
-		f, err := r.m.field(name, true)
+		f, err := r.m.field(name)
 		if err != nil {
 			return r.fail("upsert", err)
 		}
-		if !isConflict[f.DBName] {
-			cols = append(cols, f.DBName)
+		if isConflict[f.DBName] {
+			continue // not written; only conflict columns mean DO NOTHING
 		}
+		if err := r.m.updatable(name, f); err != nil {
+			return r.fail("upsert", err)
+		}
+		cols = append(cols, f.DBName)
 	}
 	switch {
 	case len(update) == 0:

@@ -83,22 +83,35 @@ func (m *model) needPK() error {
 // field resolves a name given by a caller to a column of the model: the
 // exact Go field name or the exact column name, nothing looser (GORM's
 // own LookUpField also guesses through the naming strategy). Fields with
-// no column (relations, `gorm:"-"`) are unknown. forWrite also requires
-// the field to be writable.
-func (m *model) field(name string, forWrite bool) (*schema.Field, error) {
+// no column (relations, `gorm:"-"`) are unknown.
+func (m *model) field(name string) (*schema.Field, error) {
 	f, ok := m.sch.FieldsByDBName[name]
 	if !ok {
 		f, ok = m.sch.FieldsByName[name]
 	}
-	if !ok || f.DBName == "" || !f.Readable || (forWrite && !f.Updatable && !f.Creatable) {
+	if !ok || f.DBName == "" || !f.Readable {
 		return nil, fmt.Errorf("%w %q for %s", ErrUnknownField, name, m.sch.Name)
 	}
 	return f, nil
 }
 
+// updatable is the error for a field (named name by the caller) that an
+// UPDATE may not set: the primary key (that would re-key the row), and
+// fields GORM does not update (`gorm:"<-:create"`, read-only `->`), which
+// it would drop without a word. Both are ErrInvalidQuery.
+func (m *model) updatable(name string, f *schema.Field) error {
+	switch {
+	case f.PrimaryKey:
+		return fmt.Errorf("%w: %q is the primary key of %s and is not updated", ErrInvalidQuery, name, m.sch.Name)
+	case !f.Updatable:
+		return fmt.Errorf("%w: %q of %s is not updatable (a create-only or read-only field)", ErrInvalidQuery, name, m.sch.Name)
+	}
+	return nil
+}
+
 // column resolves name to a quoted-on-build column of the current table.
-func (m *model) column(name string, forWrite bool) (clause.Column, *schema.Field, error) {
-	f, err := m.field(name, forWrite)
+func (m *model) column(name string) (clause.Column, *schema.Field, error) {
+	f, err := m.field(name)
 	if err != nil {
 		return clause.Column{}, nil, err
 	}
