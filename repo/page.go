@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"hash/fnv"
+	"math"
 	"reflect"
 	"strconv"
 	"time"
@@ -169,6 +170,10 @@ var valuerType = reflect.TypeFor[driver.Valuer]()
 // `not null` (when the column is) or make it a pointer to sort on the
 // column itself. A plain field of another type (a slice, a struct
 // Valuer) whose column may hold NULL is refused with ErrInvalidQuery.
+//
+// A float sort value may be NaN or infinite (PostgreSQL's float columns
+// hold them; it sorts NaN above every number): the cursor carries it as
+// "NaN", "Infinity" or "-Infinity".
 func (r *Repository[T]) Page(ctx context.Context, q Query, cursor string) (Page[T], error) {
 	var out Page[T]
 	p, err := r.plan(q)
@@ -368,13 +373,13 @@ func (p plan) sortName(pk string) string {
 func (r *Repository[T]) encodeCursor(p plan, pos position) (string, error) {
 	c := cursorJSON{F: p.sortName(r.m.pk.DBName), D: p.dir.String(), H: p.hash}
 	var err error
-	if c.K, err = json.Marshal(pos.k); err != nil {
+	if c.K, err = marshalValue(pos.k); err != nil {
 		return "", fmt.Errorf("encode cursor: %w", err)
 	}
 	if p.sort != nil {
 		c.V = json.RawMessage("null")
 		if !pos.null {
-			if c.V, err = json.Marshal(pos.v); err != nil {
+			if c.V, err = marshalValue(pos.v); err != nil {
 				return "", fmt.Errorf("encode cursor: %w", err)
 			}
 		}
@@ -384,6 +389,33 @@ func (r *Repository[T]) encodeCursor(p plan, pos position) (string, error) {
 		return "", fmt.Errorf("encode cursor: %w", err)
 	}
 	return base64.RawURLEncoding.EncodeToString(b), nil
+}
+
+// Non-finite floats, which JSON has no number for, travel in cursors as
+// these strings (PostgreSQL's spelling; its float columns hold them).
+const (
+	jsonNaN    = `"NaN"`
+	jsonInf    = `"Infinity"`
+	jsonNegInf = `"-Infinity"`
+	floatKinds = 1<<reflect.Float32 | 1<<reflect.Float64
+)
+
+func isFloat(k reflect.Kind) bool { return floatKinds&(1<<k) != 0 }
+
+// marshalValue is json.Marshal, except that a NaN or infinite float is
+// one of the strings above.
+func marshalValue(v any) (json.RawMessage, error) {
+	if rv := reflect.ValueOf(v); rv.IsValid() && isFloat(rv.Kind()) {
+		switch f := rv.Float(); {
+		case math.IsNaN(f):
+			return json.RawMessage(jsonNaN), nil
+		case math.IsInf(f, 1):
+			return json.RawMessage(jsonInf), nil
+		case math.IsInf(f, -1):
+			return json.RawMessage(jsonNegInf), nil
+		}
+	}
+	return json.Marshal(v)
 }
 
 // maxCursor bounds what a client can make the server decode.
@@ -426,10 +458,31 @@ func (r *Repository[T]) decodeCursor(p plan, s string) (position, error) {
 	return pos, nil
 }
 
+func derefType(t reflect.Type) reflect.Type {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	return t
+}
+
 // decodeValue unmarshals raw into a new value of type t, strictly.
 func decodeValue(raw json.RawMessage, t reflect.Type) (any, bool, error) {
 	if string(raw) == "null" {
 		return nil, true, nil
+	}
+	if ft := derefType(t); isFloat(ft.Kind()) && len(raw) > 0 && raw[0] == '"' {
+		var f float64
+		switch string(raw) {
+		case jsonNaN:
+			f = math.NaN()
+		case jsonInf:
+			f = math.Inf(1)
+		case jsonNegInf:
+			f = math.Inf(-1)
+		default:
+			return nil, false, fmt.Errorf("not a number: %s", raw)
+		}
+		return reflect.ValueOf(f).Convert(ft).Interface(), false, nil
 	}
 	ptr := reflect.New(t)
 	d := json.NewDecoder(bytes.NewReader(raw))
