@@ -231,8 +231,22 @@ func (s *server) createUser(w http.ResponseWriter, r *http.Request) {
 
 // fail maps an error to a status. Database errors are logged, never sent:
 // their text may name the server.
+//
+//   - the client went away (its request ctx ended): 499, no body, logged
+//     at Debug; nobody reads the answer, but it must not be an implicit 200.
+//   - not found 404, duplicate 409, bad cursor 400.
+//   - the pool's queue full or timed out, or the database out of
+//     connections: 503 with Retry-After.
+//   - the pool closed (the instance is shutting down): 503 with
+//     Retry-After, so that the client retries, on another instance.
+//   - the operation's deadline (pool.Config.OpTimeout) while the client
+//     still waits: 504, logged at Warn.
+//   - anything else: 500, logged at Error.
 func (s *server) fail(w http.ResponseWriter, r *http.Request, err error) {
 	switch {
+	case r.Context().Err() != nil:
+		s.log.Debug("httpapi: client went away", "method", r.Method, "path", r.URL.Path, "err", err)
+		w.WriteHeader(statusClientClosedRequest)
 	case errors.Is(err, repo.ErrNotFound):
 		writeError(w, http.StatusNotFound, "not found")
 	case errors.Is(err, repo.ErrConflict):
@@ -242,8 +256,12 @@ func (s *server) fail(w http.ResponseWriter, r *http.Request, err error) {
 	case errors.Is(err, pool.ErrQueueFull), errors.Is(err, pool.ErrQueueTimeout), pool.IsPoolExhausted(err):
 		w.Header().Set("Retry-After", "1")
 		writeError(w, http.StatusServiceUnavailable, "busy, retry shortly")
-	case r.Context().Err() != nil:
-		// The client left; nobody reads the answer.
+	case errors.Is(err, pool.ErrClosed):
+		w.Header().Set("Retry-After", "1")
+		writeError(w, http.StatusServiceUnavailable, "shutting down, retry shortly")
+	case errors.Is(err, context.DeadlineExceeded):
+		s.log.Warn("httpapi: database operation timed out", "method", r.Method, "path", r.URL.Path, "err", err)
+		writeError(w, http.StatusGatewayTimeout, "the database operation timed out")
 	default:
 		s.log.Error("httpapi: request failed", "method", r.Method, "path", r.URL.Path, "err", err)
 		writeError(w, http.StatusInternalServerError, "internal error")
@@ -259,3 +277,9 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 	w.WriteHeader(code)
 	_ = json.NewEncoder(w).Encode(v)
 }
+
+// statusClientClosedRequest is nginx's 499: the client went away before
+// the answer. fail writes it, with no body, so that access logs and
+// metrics tell an abandoned request from a served one (an implicit 200)
+// and from a server error.
+const statusClientClosedRequest = 499
