@@ -139,8 +139,10 @@ func do(t *testing.T, ts *httptest.Server, c call) (int, string) {
 	return resp.StatusCode, string(b)
 }
 
-// On shutdown a request in flight finishes, then the pool is drained and
-// closed.
+// On shutdown the server first stops accepting and waits for the request
+// in flight, and only then drains and closes the pool: the request, which
+// makes a second pool call after it is released, must still find the pool
+// open.
 func TestServeShutsDownGracefully(t *testing.T) {
 	p, done, err := openPool(t.Context(), "", quiet)
 	if err != nil {
@@ -154,6 +156,12 @@ func TestServeShutsDownGracefully(t *testing.T) {
 			<-release
 			return db.Exec("SELECT 1").Error
 		})
+		if err == nil {
+			// After release: with the pool closed first this is pool.ErrClosed.
+			err = p.Do(r.Context(), func(ctx context.Context, db *gorm.DB) error {
+				return db.Exec("SELECT 2").Error
+			})
+		}
 		if err != nil {
 			http.Error(w, err.Error(), 500)
 			return
@@ -164,13 +172,15 @@ func TestServeShutsDownGracefully(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	addr := ln.Addr().String()
 	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
 	served := make(chan error, 1)
 	go func() { served <- serve(ctx, ln, h, p, quiet) }()
 
 	got := make(chan string, 1)
 	go func() {
-		resp, err := http.Get("http://" + ln.Addr().String() + "/")
+		resp, err := http.Get("http://" + addr + "/")
 		if err != nil {
 			got <- err.Error()
 			return
@@ -181,8 +191,24 @@ func TestServeShutsDownGracefully(t *testing.T) {
 	}()
 	<-entered
 	cancel() // SIGTERM
-	// The request finishing with 200 below proves that Shutdown waited for
-	// it and that the pool was still open while it ran.
+	// Shutdown has begun when the listener refuses new connections; the
+	// request in flight must not be finished by then.
+	waitFor(t, "the listener to refuse connections after cancel", func() bool {
+		c, err := net.DialTimeout("tcp", addr, 100*time.Millisecond)
+		if err != nil {
+			return true
+		}
+		c.Close()
+		return false
+	})
+	select {
+	case r := <-got:
+		t.Fatalf("the in-flight request finished before it was released: %q", r)
+	default:
+	}
+	if p.Stats().Executor.Closed {
+		t.Fatal("the pool was closed while a request was in flight")
+	}
 	close(release)
 	if r := <-got; r != "200 done" {
 		t.Fatalf("in-flight request got %q", r)
@@ -193,7 +219,16 @@ func TestServeShutsDownGracefully(t *testing.T) {
 	if !p.Stats().Executor.Closed {
 		t.Fatal("pool not closed after shutdown")
 	}
-	if _, err := net.DialTimeout("tcp", ln.Addr().String(), time.Second); err == nil {
-		t.Fatal("still accepting after shutdown")
+}
+
+// waitFor polls cond until it holds, failing the test after 5 s.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after 5s waiting for %s", what)
+		}
+		time.Sleep(time.Millisecond) // polling interval, bounded by the deadline
 	}
 }
