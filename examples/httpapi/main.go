@@ -1,6 +1,7 @@
 // Command httpapi is a small REST service on tollgate: a users resource
-// through package repo, the seed's /api/health/database, liveness,
-// readiness and Prometheus metrics. It runs on an embedded SQLite file by
+// through package repo, liveness and readiness on the public listener
+// (ADDR), the seed's /api/health/database and Prometheus metrics on an
+// admin listener (ADMIN_ADDR). It runs on an embedded SQLite file by
 // default and on PostgreSQL when DATABASE_URL is set; it drains on
 // SIGTERM or SIGINT. See README.md.
 package main
@@ -15,6 +16,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"sync"
 	"syscall"
 	"time"
 
@@ -46,19 +48,35 @@ func run(ctx context.Context, log *slog.Logger) error {
 		p.Close(context.Background())
 		return fmt.Errorf("migrate: %w", err)
 	}
-	addr := os.Getenv("ADDR")
-	if addr == "" {
-		addr = "127.0.0.1:8080"
-	}
-	ln, err := net.Listen("tcp", addr)
+	ln, err := listen("ADDR", "127.0.0.1:8080")
 	if err != nil {
 		p.Close(context.Background())
 		return err
 	}
-	log.Info("httpapi: listening", "addr", ln.Addr().String(), "database", p.Target())
+	adminLn, err := listen("ADMIN_ADDR", "127.0.0.1:9090")
+	if err != nil {
+		ln.Close()
+		p.Close(context.Background())
+		return err
+	}
+	log.Info("httpapi: listening", "addr", ln.Addr().String(), "admin_addr", adminLn.Addr().String(), "database", p.Target())
 	srv := newServer(p, serverConfig{HealthToken: os.Getenv("HEALTH_TOKEN"), Logger: log})
 	defer srv.Close()
-	return serve(ctx, ln, srv, p, log)
+	return serve(ctx, p, log, site{ln, srv}, site{adminLn, srv.Admin()})
+}
+
+// listen listens on the address in the environment variable env, or on
+// def when it is unset.
+func listen(env, def string) (net.Listener, error) {
+	addr := os.Getenv(env)
+	if addr == "" {
+		addr = def
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", env, err)
+	}
+	return ln, nil
 }
 
 // openPool opens DATABASE_URL, or an SQLite file in a new temporary
@@ -84,34 +102,52 @@ func openPool(ctx context.Context, databaseURL string, log *slog.Logger) (*pool.
 	return p, done, nil
 }
 
-// serve answers on ln until ctx ends, then shuts down in order: stop
-// accepting and wait for in-flight requests (http.Server.Shutdown), then
-// drain and close the pool.
-func serve(ctx context.Context, ln net.Listener, h http.Handler, p *pool.Pool, log *slog.Logger) error {
-	hs := &http.Server{
-		Handler:           h,
-		ReadHeaderTimeout: 5 * time.Second,
-		ReadTimeout:       15 * time.Second,
-		WriteTimeout:      30 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+// site is one listener and the handler it serves.
+type site struct {
+	ln net.Listener
+	h  http.Handler
+}
+
+// serve answers on every site until ctx ends or one of them fails, then
+// shuts down in order: stop accepting and wait for in-flight requests on
+// every site (http.Server.Shutdown), then drain and close the pool.
+func serve(ctx context.Context, p *pool.Pool, log *slog.Logger, sites ...site) error {
+	servers := make([]*http.Server, len(sites))
+	errc := make(chan error, len(sites))
+	for i, st := range sites {
+		hs := &http.Server{
+			Handler:           st.h,
+			ReadHeaderTimeout: 5 * time.Second,
+			ReadTimeout:       15 * time.Second,
+			WriteTimeout:      30 * time.Second,
+			IdleTimeout:       2 * time.Minute,
+			ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		}
+		servers[i] = hs
+		go func() { errc <- hs.Serve(st.ln) }()
 	}
-	errc := make(chan error, 1)
-	go func() { errc <- hs.Serve(ln) }()
 
 	var serveErr error
+	pending := len(sites) // Serve calls not yet returned
 	select {
 	case <-ctx.Done():
 		log.Info("httpapi: shutting down")
 	case serveErr = <-errc:
+		pending--
 	}
 	sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
 	defer cancel()
-	err := hs.Shutdown(sctx)
-	if serveErr == nil {
+	shutErrs := make([]error, len(servers))
+	var wg sync.WaitGroup
+	for i, hs := range servers {
+		wg.Go(func() { shutErrs[i] = hs.Shutdown(sctx) })
+	}
+	wg.Wait()
+	for range pending {
 		if e := <-errc; !errors.Is(e, http.ErrServerClosed) {
-			serveErr = e
+			serveErr = errors.Join(serveErr, e)
 		}
 	}
-	return errors.Join(serveErr, err, p.Close(sctx))
+	// Only now, with no request left in flight, is the pool closed.
+	return errors.Join(serveErr, errors.Join(shutErrs...), p.Close(sctx))
 }

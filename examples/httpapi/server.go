@@ -69,27 +69,36 @@ type serverConfig struct {
 
 // server is the example's HTTP API. Close it to stop the health memo.
 type server struct {
-	mux    *http.ServeMux
+	mux    *http.ServeMux // public: the API and the probes
+	admin  *http.ServeMux // operators only: the health report and metrics
 	users  *repo.Repository[User]
 	health *health.Checker
 	log    *slog.Logger
 }
 
-// newServer builds the routes over p:
+// newServer builds the routes over p. The public router (ServeHTTP):
 //
 //	GET  /api/users?limit=&cursor=   a page of users, by id
 //	GET  /api/users/{id}             one user
 //	POST /api/users                  create {"email","name"}
-//	     /api/health/database        the health report and cleanup
 //	GET  /livez                      liveness, no database
-//	GET  /readyz                     readiness, memoized check
+//	GET  /readyz                     readiness, memoized check, {"status"} only
+//
+// The admin router (Admin), for a listener only operators reach:
+//
+//	     /api/health/database        the full health report and cleanup
 //	GET  /metrics                    Prometheus
+//
+// The report and the metrics show pool figures, errors and timings that
+// the public has no business reading, so they are not on the public
+// router at all.
 func newServer(p *pool.Pool, cfg serverConfig) *server {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
 	s := &server{
 		mux:    http.NewServeMux(),
+		admin:  http.NewServeMux(),
 		users:  repo.New[User](p),
 		health: health.New(p, health.Config{Token: cfg.HealthToken, Logger: cfg.Logger}),
 		log:    cfg.Logger,
@@ -100,14 +109,19 @@ func newServer(p *pool.Pool, cfg serverConfig) *server {
 	s.mux.HandleFunc("GET /api/users", s.listUsers)
 	s.mux.HandleFunc("GET /api/users/{id}", s.getUser)
 	s.mux.HandleFunc("POST /api/users", s.createUser)
-	s.mux.Handle("/api/health/database", s.health.Handler())
 	s.mux.Handle("/livez", s.health.LivenessHandler())
 	s.mux.Handle("/readyz", s.health.ReadinessHandler())
-	s.mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+
+	s.admin.Handle("/api/health/database", s.health.Handler())
+	s.admin.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	return s
 }
 
+// ServeHTTP serves the public router.
 func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
+
+// Admin returns the admin router: the health report and metrics.
+func (s *server) Admin() http.Handler { return s.admin }
 
 // Close stops the health checker's memo.
 func (s *server) Close() { s.health.Close() }

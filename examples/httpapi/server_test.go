@@ -73,6 +73,8 @@ func TestEndpointsEndToEnd(t *testing.T) {
 			defer srv.Close()
 			ts := httptest.NewServer(srv)
 			defer ts.Close()
+			admin := httptest.NewServer(srv.Admin())
+			defer admin.Close()
 
 			for _, c := range []call{
 				{"empty list", "GET", "/api/users", "", "", 200, `"items":[]`},
@@ -88,17 +90,29 @@ func TestEndpointsEndToEnd(t *testing.T) {
 				{"missing user", "GET", "/api/users/999999", "", "", 404, "not found"},
 				{"bad id", "GET", "/api/users/abc", "", "", 400, "id"},
 				{"wrong method", "DELETE", "/api/users", "", "", 405, ""},
+				{"liveness", "GET", "/livez", "", "", 200, `"ok"`},
+				{"readiness", "GET", "/readyz", "", "", 200, `{"status":"healthy"}`},
+				// The full report and the metrics are not public.
+				{"no public health report", "GET", "/api/health/database", "", "", 404, ""},
+				{"no public cleanup", "POST", "/api/health/database", "Bearer " + testToken, `{"action":"cleanup"}`, 404, ""},
+				{"no public metrics", "GET", "/metrics", "", "", 404, ""},
+			} {
+				code, body := do(t, ts, c)
+				if code != c.wantCode || !strings.Contains(body, c.wantBody) {
+					t.Errorf("public %s: %s %s = %d %s; want %d containing %q", c.name, c.method, c.path, code, body, c.wantCode, c.wantBody)
+				}
+			}
+			for _, c := range []call{
 				{"health", "GET", "/api/health/database", "", "", 200, `"status":"healthy"`},
 				{"cleanup without token", "POST", "/api/health/database", "", `{"action":"cleanup"}`, 401, "token"},
 				{"cleanup", "POST", "/api/health/database", "Bearer " + testToken, `{"action":"cleanup"}`, 200, `"action":"cleanup"`},
 				{"cleanup unknown action", "POST", "/api/health/database", "Bearer " + testToken, `{"action":"drop"}`, 400, "unknown action"},
-				{"liveness", "GET", "/livez", "", "", 200, `"ok"`},
-				{"readiness", "GET", "/readyz", "", "", 200, `"healthy"`},
 				{"metrics", "GET", "/metrics", "", "", 200, "tollgate_executor_processed_total"},
+				{"no users on admin", "GET", "/api/users", "", "", 404, ""},
 			} {
-				code, body := do(t, ts, c)
+				code, body := do(t, admin, c)
 				if code != c.wantCode || !strings.Contains(body, c.wantBody) {
-					t.Errorf("%s: %s %s = %d %s; want %d containing %q", c.name, c.method, c.path, code, body, c.wantCode, c.wantBody)
+					t.Errorf("admin %s: %s %s = %d %s; want %d containing %q", c.name, c.method, c.path, code, body, c.wantCode, c.wantBody)
 				}
 			}
 
@@ -172,11 +186,15 @@ func TestServeShutsDownGracefully(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	adminLn, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
 	addr := ln.Addr().String()
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
 	served := make(chan error, 1)
-	go func() { served <- serve(ctx, ln, h, p, quiet) }()
+	go func() { served <- serve(ctx, p, quiet, site{ln, h}, site{adminLn, http.NotFoundHandler()}) }()
 
 	got := make(chan string, 1)
 	go func() {
@@ -218,6 +236,10 @@ func TestServeShutsDownGracefully(t *testing.T) {
 	}
 	if !p.Stats().Executor.Closed {
 		t.Fatal("pool not closed after shutdown")
+	}
+	if c, err := net.DialTimeout("tcp", adminLn.Addr().String(), time.Second); err == nil {
+		c.Close()
+		t.Fatal("the admin listener still accepts after shutdown")
 	}
 }
 
