@@ -70,31 +70,45 @@ func TestOpCtxParent(t *testing.T) {
 	})
 }
 
-// Contexts derived from an opCtx follow it through AfterFunc, with no
-// goroutine of their own, and end when the call ends.
+// Contexts derived from an opCtx, and context.AfterFunc on it, follow it
+// and end when the call ends.
 func TestOpCtxChildren(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		c := newOpCtx(context.Background(), time.Hour)
 		child, cancel := context.WithCancel(c)
 		defer cancel()
 		ran := make(chan struct{})
-		stop := c.AfterFunc(func() { close(ran) })
-		stopped := c.AfterFunc(func() { t.Error("a stopped AfterFunc ran") })
+		stop := context.AfterFunc(c, func() { close(ran) })
+		stopped := context.AfterFunc(c, func() { t.Error("a stopped AfterFunc ran") })
 		if !stopped() {
 			t.Fatal("stop before the end must report true")
 		}
 		synctest.Wait()
-		if child.Err() != nil {
-			t.Fatal("child ended early")
+		if child.Err() != nil || c.Err() != nil {
+			t.Fatal("ended early")
 		}
 		c.end()
 		<-child.Done()
 		<-ran
-		if !errors.Is(child.Err(), context.Canceled) || stop() {
-			t.Fatalf("child err = %v; stop after the end must report false", child.Err())
+		if !errors.Is(child.Err(), context.Canceled) || !errors.Is(c.Err(), context.Canceled) || stop() {
+			t.Fatalf("child err = %v, err = %v; stop after the end must report false", child.Err(), c.Err())
 		}
-		late := make(chan struct{})
-		c.AfterFunc(func() { close(late) })
-		<-late
 	})
+}
+
+// end before anyone asked for Done still cancels.
+func TestOpCtxEndBeforeDone(t *testing.T) {
+	c := newOpCtx(context.Background(), time.Hour)
+	if c.Err() != nil {
+		t.Fatal("a fresh opCtx must not be done")
+	}
+	c.end()
+	if !errors.Is(c.Err(), context.Canceled) {
+		t.Fatalf("Err after end = %v", c.Err())
+	}
+	select {
+	case <-c.Done():
+	default:
+		t.Fatal("Done is open after end")
+	}
 }
