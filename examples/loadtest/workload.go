@@ -11,7 +11,6 @@ import (
 
 	"gorm.io/gorm"
 
-	"github.com/tollgate-db/tollgate/examples/loadtest/internal/hist"
 	"github.com/tollgate-db/tollgate/pool"
 )
 
@@ -26,15 +25,10 @@ type counters struct {
 
 // tally is one user's own record: no locks while the run goes on.
 type tally struct {
-	lat, wait     hist.Hist
-	ops, ok       int64
-	reads, writes int64
-	errs          map[string]int64
-	samples       map[string]string
-	errTL, opsTL  []int64
-	acked         []int64
-	unknownKeys   []int64
-	failedKeys    []int64
+	rawResult   // one user's share, merged into the mode's result
+	acked       []int64
+	unknownKeys []int64
+	failedKeys  []int64
 }
 
 func (t *tally) bump(series *[]int64, i int) {
@@ -62,7 +56,8 @@ func runUsers(ctx context.Context, c *config, t *target, runTag string, cnt *cou
 	for u := range c.Users {
 		wg.Go(func() {
 			ta := &tallies[u]
-			ta.errs, ta.samples = map[string]int64{}, map[string]string{}
+			ta.rawResult = *newRaw(t.mode)
+			ta.Instances = 0 // a user, not an instance
 			rng := rand.New(rand.NewPCG(c.Seed, uint64(c.Instance)<<32|uint64(u)))
 			var seq int64
 			for ctx.Err() == nil && time.Now().Before(deadline) {
@@ -98,20 +93,20 @@ func runUsers(ctx context.Context, c *config, t *target, runTag string, cnt *cou
 				lat := time.Since(t0)
 				cancel()
 				bucket := int(t0.Sub(start) / bucketWidth)
-				ta.ops++
-				ta.bump(&ta.opsTL, bucket)
+				ta.Ops++
+				ta.bump(&ta.OpsTimeline, bucket)
 				cnt.ops.Add(1)
 				if measured {
-					ta.wait.Record(wait)
+					ta.QueueWait.Record(wait)
 				}
 				if write {
-					ta.writes++
+					ta.Writes++
 				} else {
-					ta.reads++
+					ta.Reads++
 				}
 				if err == nil {
-					ta.ok++
-					ta.lat.Record(lat)
+					ta.OK++
+					ta.Latency.Record(lat)
 					if write {
 						ta.acked = append(ta.acked, key)
 					}
@@ -119,11 +114,11 @@ func runUsers(ctx context.Context, c *config, t *target, runTag string, cnt *cou
 				}
 				cnt.errs.Add(1)
 				class := pool.Classify(err).String()
-				ta.errs[class]++
-				if _, ok := ta.samples[class]; !ok {
-					ta.samples[class] = scrubErr(c, err).Error()
+				ta.Errors[class]++
+				if _, ok := ta.ErrorSamples[class]; !ok {
+					ta.ErrorSamples[class] = scrubErr(c, err).Error()
 				}
-				ta.bump(&ta.errTL, bucket)
+				ta.bump(&ta.ErrTimeline, bucket)
 				if write {
 					if outcomeUnknown(err) {
 						ta.unknownKeys = append(ta.unknownKeys, key)
@@ -140,22 +135,7 @@ func runUsers(ctx context.Context, c *config, t *target, runTag string, cnt *cou
 	var acked, unknown, failed []int64
 	for i := range tallies {
 		ta := &tallies[i]
-		r.Ops += ta.ops
-		r.OK += ta.ok
-		r.Reads += ta.reads
-		r.Writes += ta.writes
-		for k, v := range ta.errs {
-			r.Errors[k] += v
-		}
-		for k, v := range ta.samples {
-			if _, ok := r.ErrorSamples[k]; !ok {
-				r.ErrorSamples[k] = v
-			}
-		}
-		r.ErrTimeline = addSeries(r.ErrTimeline, ta.errTL)
-		r.OpsTimeline = addSeries(r.OpsTimeline, ta.opsTL)
-		r.Latency.Merge(&ta.lat)
-		r.QueueWait.Merge(&ta.wait)
+		r.merge(&ta.rawResult)
 		acked = append(acked, ta.acked...)
 		unknown = append(unknown, ta.unknownKeys...)
 		failed = append(failed, ta.failedKeys...)
