@@ -68,6 +68,12 @@ if ((${#need[@]})); then
 fi
 PGBOUNCER=$(command -v pgbouncer || echo /usr/sbin/pgbouncer)
 [[ -x $PGBOUNCER ]] || die "pgbouncer not found after install"
+# Where the package's own service runs (its default config also listens on
+# 6432), stop it: the ports below are the tests'.
+if pgrep -f /etc/pgbouncer/pgbouncer.ini >/dev/null 2>&1; then
+	log "stopping the distribution's pgbouncer service"
+	service pgbouncer stop >&2 2>&1 || pkill -f /etc/pgbouncer/pgbouncer.ini || true
+fi
 
 # --- PostgreSQL -----------------------------------------------------------
 read -r PGVER PGCLUSTER < <(pg_lsclusters -h 2>/dev/null | awk '{print $1, $2; exit}') ||
