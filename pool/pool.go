@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -32,7 +33,7 @@ type Pool struct {
 	idleMu  sync.Mutex // serialises changes of the idle cap
 	idleCap int        // the idle cap in force now
 
-	cleanups  atomicCounter
+	cleanups  atomic.Int64
 	lastErrMu sync.Mutex
 	lastErr   ErrorInfo
 
@@ -290,7 +291,7 @@ func (p *Pool) Cleanup(ctx context.Context) (CleanupResult, error) {
 	p.sql.SetMaxIdleConns(p.idleCap)
 	p.idleMu.Unlock()
 	after := p.sql.Stats()
-	p.cleanups.add()
+	p.cleanups.Add(1)
 	r := CleanupResult{
 		OpenBefore: before.OpenConnections, OpenAfter: after.OpenConnections,
 		IdleClosed: int(after.MaxIdleClosed - before.MaxIdleClosed), InUse: after.InUse,

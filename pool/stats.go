@@ -3,7 +3,6 @@ package pool
 import (
 	"database/sql"
 	"errors"
-	"sync/atomic"
 	"time"
 )
 
@@ -45,7 +44,7 @@ type ErrorInfo struct {
 
 // Stats returns a snapshot of the pool's figures.
 func (p *Pool) Stats() Stats {
-	s := Stats{DB: p.sql.Stats(), Executor: p.exec.Stats(), Cleanups: p.cleanups.load(),
+	s := Stats{DB: p.sql.Stats(), Executor: p.exec.Stats(), Cleanups: p.cleanups.Load(),
 		Profile: p.cfg.Profile, PgBouncer: p.cfg.PgBouncer}
 	if s.DB.MaxOpenConnections > 0 {
 		s.Utilization = 100 * float64(s.DB.InUse) / float64(s.DB.MaxOpenConnections)
@@ -103,8 +102,3 @@ func unwrapAll(err error) error {
 		err = u
 	}
 }
-
-type atomicCounter struct{ n atomic.Int64 }
-
-func (c *atomicCounter) add()        { c.n.Add(1) }
-func (c *atomicCounter) load() int64 { return c.n.Load() }
