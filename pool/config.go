@@ -146,6 +146,9 @@ type Config struct {
 	// transaction-pooler mode. Default: GORM's defaults with
 	// SkipDefaultTransaction and a silent GORM logger.
 	Gorm *gorm.Config
+	// Tracer observes every call through the executor (see [Tracer]), for
+	// telemetry such as package otelpool. Default: nil (off).
+	Tracer Tracer
 	// Logger receives the pool's events: exhaustion, limit changes and
 	// cleanups at Warn or Info, retries at Debug. Default: slog.Default().
 	Logger *slog.Logger

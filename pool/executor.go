@@ -25,16 +25,28 @@ type ExecutorConfig struct {
 	Retry RetryConfig
 	// Classify decides what an error means. Default: the package's Classify.
 	Classify func(error) Class
-	// OnExhausted is called (without locks held, at most once per
-	// decrease) when an Exhausted error lowered the limit. Default: nil.
-	OnExhausted func(newLimit int)
-	// OnLimitChange is called when the adaptive limit changes. Default: nil.
-	OnLimitChange func(old, new int, reason string)
-	// OnRetry is called before each retry. Default: nil.
-	OnRetry func(attempt int, class Class, err error)
+	// Tracer observes every call (see [Tracer]); nil turns tracing off
+	// and costs one nil check per call. Default: nil.
+	Tracer Tracer
+
+	// The hooks below run synchronously on the goroutine of the call that
+	// caused the event, with no lock held. Default: nil each.
+
+	// OnExhausted is called when an Exhausted error lowered the limit (or
+	// found it at its floor), at most once per burst of such errors: on
+	// the goroutine of the call whose attempt failed, after its slot was
+	// released.
+	OnExhausted func(ExhaustedEvent)
+	// OnLimitChange is called when the adaptive limit changes: on the
+	// goroutine of the call whose release changed it, or of SetCeiling.
+	OnLimitChange func(LimitChangeEvent)
+	// OnRetry is called before each retry, after its backoff, on the
+	// retrying caller's goroutine. Attempt is 2 for the first retry.
+	OnRetry func(RetryEvent)
 	// OnError is called for every failed attempt and every call refused
-	// by the queue, retried or not, except cancellations. Default: nil.
-	OnError func(class Class, err error)
+	// by the queue, retried or not, except cancellations, on the caller's
+	// goroutine.
+	OnError func(ErrorEvent)
 }
 
 // Executor admits calls in FIFO order, at most Limit() at a time, with a
@@ -44,9 +56,12 @@ type ExecutorConfig struct {
 // measured without a database. It is safe for concurrent use.
 type Executor struct {
 	cfg ExecutorConfig
+	tr  tracers
 
 	mu       sync.Mutex
-	limit    int
+	limit    int // min(target, ceiling)
+	target   int // where the adaptive algorithm wants the limit
+	ceiling  int // SetCeiling's bound, ≤ MaxConcurrent
 	inFlight int
 	queue    waitList
 	closed   bool
@@ -86,7 +101,8 @@ func newExecutor(cfg ExecutorConfig) *Executor {
 	if cfg.Classify == nil {
 		cfg.Classify = Classify
 	}
-	e := &Executor{cfg: cfg, limit: cfg.MaxConcurrent, drained: make(chan struct{})}
+	e := &Executor{cfg: cfg, tr: newTracers(cfg.Tracer), drained: make(chan struct{})}
+	e.limit, e.target, e.ceiling = cfg.MaxConcurrent, cfg.MaxConcurrent, cfg.MaxConcurrent
 	e.budget.init(cfg.Retry.Budget, cfg.Retry.BudgetBurst)
 	return e
 }
@@ -94,6 +110,7 @@ func newExecutor(cfg ExecutorConfig) *Executor {
 // CallOption changes how one call is run. Options are values: passing them
 // costs no allocation.
 type CallOption struct {
+	op, coll   string // Operation's names, for telemetry
 	idempotent bool
 	noRetry    bool
 	tx         bool          // a Transaction: retried only when BEGIN failed
@@ -104,6 +121,14 @@ type CallOption struct {
 // even when the connection was lost after the statement was sent. Reads
 // are; an INSERT without a unique key is not.
 func Idempotent() CallOption { return CallOption{idempotent: true} }
+
+// Operation names the call for telemetry: name is the operation
+// (db.operation.name, e.g. "SELECT") and collection the table or
+// collection it works on (db.collection.name, e.g. "users"). A [Tracer]
+// receives both in CallStartEvent. It costs no allocation.
+func Operation(name, collection string) CallOption {
+	return CallOption{op: name, coll: collection}
+}
 
 // NoRetry turns off every retry of this call, safe ones included.
 func NoRetry() CallOption { return CallOption{noRetry: true} }
@@ -119,18 +144,57 @@ func (e *Executor) Run(ctx context.Context, fn func(context.Context) error, opts
 		o.noRetry = o.noRetry || x.noRetry
 		o.tx = o.tx || x.tx
 		o.timeout = max(o.timeout, x.timeout)
+		if x.op != "" || x.coll != "" {
+			o.op, o.coll = x.op, x.coll
+		}
 	}
-	err := e.attempt(ctx, fn, o.timeout)
+	if e.tr.t != nil {
+		return e.runTraced(ctx, fn, o)
+	}
+	var st callState
+	return e.run(ctx, fn, o, &st)
+}
+
+// callState is what one call's attempts share: for the tracer's events.
+type callState struct {
+	attempts int
+	wait     time.Duration
+}
+
+func (e *Executor) run(ctx context.Context, fn func(context.Context) error, o CallOption, st *callState) error {
+	err := e.attempt(ctx, fn, o.timeout, st)
 	if err == nil || !e.retryable(err, o) {
 		return err
 	}
-	return e.retryLoop(ctx, fn, o, err)
+	return e.retryLoop(ctx, fn, o, err, st)
+}
+
+// runTraced is Run with the Tracer's events around it.
+func (e *Executor) runTraced(ctx context.Context, fn func(context.Context) error, o CallOption) error {
+	start := time.Now()
+	e.mu.Lock()
+	queued := e.queue.len > 0 || e.inFlight >= e.limit
+	e.mu.Unlock()
+	ctx = e.tr.t.CallStart(ctx, CallStartEvent{Operation: o.op, Collection: o.coll, Tx: o.tx, Queued: queued})
+	var st callState
+	err := e.run(ctx, fn, o, &st)
+	e.tr.t.CallEnd(ctx, CallEndEvent{
+		Err: err, Class: e.cfg.Classify(err), Attempts: st.attempts,
+		QueueWait: st.wait, Duration: time.Since(start),
+	})
+	return err
 }
 
 // attempt is one pass: wait for a slot, run fn under OpTimeout, release.
-func (e *Executor) attempt(ctx context.Context, fn func(context.Context) error, timeout time.Duration) error {
-	if err := e.acquire(ctx); err != nil {
+func (e *Executor) attempt(ctx context.Context, fn func(context.Context) error, timeout time.Duration, st *callState) error {
+	st.attempts++
+	wait, err := e.acquire(ctx)
+	st.wait += wait
+	if err != nil {
 		return err
+	}
+	if e.tr.admit != nil {
+		e.tr.admit.CallAdmitted(ctx, AdmittedEvent{QueueWait: wait, Attempt: st.attempts})
 	}
 	if timeout == 0 {
 		timeout = e.cfg.OpTimeout
@@ -138,15 +202,15 @@ func (e *Executor) attempt(ctx context.Context, fn func(context.Context) error, 
 	panicked := true
 	defer func() {
 		if panicked { // fn panicked: free the slot, let the panic go on
-			e.release(Permanent)
+			e.release(Permanent, nil)
 		}
 	}()
-	err := e.call(ctx, fn, timeout)
+	err = e.call(ctx, fn, timeout)
 	panicked = false
 	c := e.cfg.Classify(err)
-	e.release(c)
+	e.release(c, err)
 	if err != nil && c != Canceled && e.cfg.OnError != nil {
-		e.cfg.OnError(c, err)
+		e.cfg.OnError(ErrorEvent{Class: c, Err: err})
 	}
 	return err
 }
@@ -160,30 +224,30 @@ func (e *Executor) call(ctx context.Context, fn func(context.Context) error, tim
 	return fn(ctx)
 }
 
-// acquire takes a slot, waiting in FIFO order.
-func (e *Executor) acquire(ctx context.Context) error {
+// acquire takes a slot, waiting in FIFO order; it returns the wait.
+func (e *Executor) acquire(ctx context.Context) (time.Duration, error) {
 	e.mu.Lock()
 	if e.closed {
 		e.mu.Unlock()
-		return ErrClosed
+		return 0, ErrClosed
 	}
 	if e.inFlight < e.limit && e.queue.len == 0 {
 		e.inFlight++
 		e.mu.Unlock()
 		e.waits.observe(0)
-		return nil
+		return 0, nil
 	}
 	if e.queue.len >= e.cfg.MaxQueue {
 		e.mu.Unlock()
 		e.rejected.Add(1)
 		if e.cfg.OnError != nil {
-			e.cfg.OnError(Permanent, ErrQueueFull)
+			e.cfg.OnError(ErrorEvent{Class: Permanent, Err: ErrQueueFull})
 		}
-		return ErrQueueFull
+		return 0, ErrQueueFull
 	}
 	if err := ctx.Err(); err != nil {
 		e.mu.Unlock()
-		return err
+		return 0, err
 	}
 	w := newWaiter()
 	e.queue.pushBack(w)
@@ -198,21 +262,22 @@ func (e *Executor) acquire(ctx context.Context) error {
 	<-w.ready
 	timer.Stop()
 	stop()
+	wait := time.Since(start)
 	switch err := w.err; {
 	case err == nil:
-		e.waits.observe(time.Since(start))
-		return nil
+		e.waits.observe(wait)
+		return wait, nil
 	case err == ErrQueueTimeout:
 		e.timedOut.Add(1)
 		if e.cfg.OnError != nil {
-			e.cfg.OnError(Permanent, ErrQueueTimeout)
+			e.cfg.OnError(ErrorEvent{Class: Permanent, Err: ErrQueueTimeout})
 		}
-		return err
+		return wait, err
 	case err == ErrClosed:
-		return err
+		return wait, err
 	default:
 		e.canceled.Add(1)
-		return err
+		return wait, err
 	}
 }
 
@@ -229,30 +294,43 @@ func (e *Executor) abandon(w *waiter, err error) {
 	w.ready <- struct{}{}
 }
 
-// release frees a slot and, on exhaustion, lowers the limit.
-func (e *Executor) release(c Class) {
+// release frees a slot and, on exhaustion, lowers the limit. err is the
+// attempt's error, c its class.
+func (e *Executor) release(c Class, err error) {
 	e.mu.Lock()
-	dec := e.releaseLocked(c)
+	ch := e.releaseLocked(c)
 	e.mu.Unlock()
-	if dec.happened {
-		if e.cfg.OnLimitChange != nil {
-			e.cfg.OnLimitChange(dec.old, dec.new, dec.reason)
-		}
-		if dec.reason == "exhausted" && e.cfg.OnExhausted != nil {
-			e.cfg.OnExhausted(dec.new)
-		}
+	e.report(ch, err)
+}
+
+// report runs the hooks for a limit change, without the lock.
+func (e *Executor) report(ch limitChange, err error) {
+	if !ch.happened {
+		return
+	}
+	if ch.old != ch.new && e.cfg.OnLimitChange != nil {
+		e.cfg.OnLimitChange(LimitChangeEvent{Old: ch.old, New: ch.new, Reason: ch.reason})
+	}
+	if ch.reason == LimitExhausted && e.cfg.OnExhausted != nil {
+		e.cfg.OnExhausted(ExhaustedEvent{Limit: ch.new, Err: err})
 	}
 }
 
 type limitChange struct {
 	happened bool
 	old, new int
-	reason   string
+	reason   LimitReason
 }
 
 // decreaseCooldown keeps a burst of exhaustion errors, all caused by the
 // same oversubscription, from halving the limit once per error.
 const decreaseCooldown = 250 * time.Millisecond
+
+// setTargetLocked moves the adaptive target and recomputes the limit.
+func (e *Executor) setTargetLocked(t int) {
+	e.target = t
+	e.limit = min(e.target, e.ceiling)
+}
 
 func (e *Executor) releaseLocked(c Class) (ch limitChange) {
 	e.inFlight--
@@ -260,13 +338,13 @@ func (e *Executor) releaseLocked(c Class) (ch limitChange) {
 	case OK:
 		e.processed.Add(1)
 		e.budget.success()
-		if e.limit < e.cfg.MaxConcurrent {
+		if e.limit < e.ceiling {
 			e.successes++
 			// Additive increase: one more slot per 8×limit successes, and
 			// not within a second of a decrease.
 			if e.successes >= 8*e.limit && time.Since(e.lastDecrease) > time.Second {
-				ch = limitChange{true, e.limit, e.limit + 1, "recovered"}
-				e.limit++
+				ch = limitChange{true, e.limit, e.limit + 1, LimitRecovered}
+				e.setTargetLocked(e.limit + 1)
 				e.successes = 0
 				e.increases.Add(1)
 			}
@@ -280,15 +358,21 @@ func (e *Executor) releaseLocked(c Class) (ch limitChange) {
 			e.lastDecrease = now
 			e.successes = 0
 			n := max(e.limit/2, e.cfg.MinConcurrent)
-			ch = limitChange{true, e.limit, n, "exhausted"}
+			ch = limitChange{true, e.limit, n, LimitExhausted}
 			if n < e.limit {
-				e.limit = n
+				e.setTargetLocked(n)
 				e.decreases.Add(1)
 			}
 		}
 	default:
 		e.failed.Add(1)
 	}
+	e.grantLocked()
+	return ch
+}
+
+// grantLocked hands free slots to the queue's head, in order.
+func (e *Executor) grantLocked() {
 	for e.queue.len > 0 && e.inFlight < e.limit {
 		w := e.queue.popFront()
 		w.done = true
@@ -302,7 +386,24 @@ func (e *Executor) releaseLocked(c Class) (ch limitChange) {
 			close(e.drained)
 		}
 	}
-	return ch
+}
+
+// SetCeiling bounds the adaptive limit from now on: n ≥ 1, clamped to
+// MaxConcurrent (and raised to MinConcurrent). Lowering it lowers the limit
+// at once: calls in flight above it finish, and no new call is admitted
+// until they are below it. Raising it lets the limit return to where the
+// adaptive algorithm wants it, never above the ceiling. Package fleet uses
+// it to keep this process within its share of a budget.
+func (e *Executor) SetCeiling(n int) {
+	n = max(min(n, e.cfg.MaxConcurrent), e.cfg.MinConcurrent, 1)
+	e.mu.Lock()
+	old := e.limit
+	e.ceiling = n
+	e.limit = min(e.target, e.ceiling)
+	ch := limitChange{old != e.limit, old, e.limit, LimitCeiling}
+	e.grantLocked()
+	e.mu.Unlock()
+	e.report(ch, nil)
 }
 
 func (e *Executor) retryable(err error, o CallOption) bool {
@@ -328,7 +429,7 @@ func (e *Executor) retryable(err error, o CallOption) bool {
 func (e *Executor) Stats() ExecutorStats {
 	e.mu.Lock()
 	s := ExecutorStats{
-		QueueLength: e.queue.len, InFlight: e.inFlight, Limit: e.limit, MaxConcurrent: e.cfg.MaxConcurrent,
+		QueueLength: e.queue.len, InFlight: e.inFlight, Limit: e.limit, Ceiling: e.ceiling, MaxConcurrent: e.cfg.MaxConcurrent,
 		MaxQueue: e.cfg.MaxQueue, Closed: e.closed,
 	}
 	e.mu.Unlock()
@@ -376,7 +477,8 @@ type ExecutorStats struct {
 	QueueLength   int  // calls waiting for a slot now
 	InFlight      int  // calls holding a slot now
 	Limit         int  // the adaptive limit now
-	MaxConcurrent int  // the limit's ceiling
+	Ceiling       int  // the limit's bound set by SetCeiling; MaxConcurrent until then
+	MaxConcurrent int  // the configured bound of Ceiling
 	MaxQueue      int  // the queue's bound
 	Closed        bool // Close was called
 

@@ -317,7 +317,7 @@ func TestExecutorAdaptiveLimit(t *testing.T) {
 		var exhaustedCalls atomic.Int32
 		e := newExec(t, pool.ExecutorConfig{
 			MaxConcurrent: 8,
-			OnExhausted:   func(int) { exhaustedCalls.Add(1) },
+			OnExhausted:   func(pool.ExhaustedEvent) { exhaustedCalls.Add(1) },
 			Retry:         pool.RetryConfig{Attempts: 1},
 		})
 		e.Run(context.Background(), func(context.Context) error { return errExhausted })

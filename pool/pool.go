@@ -32,6 +32,8 @@ type Pool struct {
 
 	idleMu  sync.Mutex // serialises changes of the idle cap
 	idleCap int        // the idle cap in force now
+	openCap int        // database/sql's MaxOpenConns in force now, under idleMu
+	ceilMu  sync.Mutex // serialises SetCeiling
 
 	cleanups  atomic.Int64
 	lastErrMu sync.Mutex
@@ -95,16 +97,17 @@ func Open(ctx context.Context, cfg Config) (*Pool, error) {
 	sqlDB.SetMaxIdleConns(cfg.MaxIdleConns)
 	sqlDB.SetConnMaxLifetime(cfg.ConnMaxLifetime)
 	sqlDB.SetConnMaxIdleTime(cfg.ConnMaxIdleTime)
-	p.idleCap = cfg.MaxIdleConns
+	p.idleCap, p.openCap = cfg.MaxIdleConns, cfg.MaxOpenConns
 
 	p.exec = newExecutor(ExecutorConfig{
 		MaxConcurrent: cfg.MaxConcurrent, MinConcurrent: cfg.MinConcurrent, MaxQueue: cfg.MaxQueue,
 		QueueTimeout: cfg.QueueTimeout, OpTimeout: cfg.OpTimeout, Retry: cfg.Retry,
 		Classify:      classifyAnswer,
+		Tracer:        cfg.Tracer,
 		OnExhausted:   p.onExhausted,
 		OnLimitChange: p.onLimitChange,
 		OnRetry:       p.onRetry,
-		OnError:       p.noteErr,
+		OnError:       func(ev ErrorEvent) { p.noteErr(ev.Class, ev.Err) },
 	})
 
 	pingCtx, cancel := context.WithTimeout(ctx, cfg.OpTimeout)
@@ -238,34 +241,64 @@ func (p *Pool) Close(ctx context.Context) error {
 	return p.closeErr
 }
 
-func (p *Pool) onLimitChange(old, new int, reason string) {
-	if old == new {
-		return
-	}
-	p.log.Info("tollgate: concurrency limit changed", "from", old, "to", new, "reason", reason)
+// onLimitChange runs on the goroutine of the call (or SetCeiling) that
+// changed the limit.
+func (p *Pool) onLimitChange(ev LimitChangeEvent) {
+	p.log.Info("tollgate: concurrency limit changed", "from", ev.Old, "to", ev.New, "reason", string(ev.Reason))
 	p.setIdleCap()
 }
 
-func (p *Pool) onExhausted(limit int) {
-	p.log.Warn("tollgate: connection pool exhausted", "target", p.Target(), "limit", limit)
+// onExhausted runs on the goroutine of the call whose attempt met pool
+// exhaustion, after its slot was released: the cleanup is inline there.
+func (p *Pool) onExhausted(ev ExhaustedEvent) {
+	p.log.Warn("tollgate: connection pool exhausted", "target", p.Target(), "limit", ev.Limit)
 	if _, err := p.Cleanup(context.Background()); err != nil {
 		p.log.Warn("tollgate: cleanup after exhaustion failed", "err", err)
 	}
 }
 
-func (p *Pool) onRetry(attempt int, c Class, err error) {
-	p.log.Debug("tollgate: retrying", "attempt", attempt, "class", c.String(), "err", p.sanitize(err))
+func (p *Pool) onRetry(ev RetryEvent) {
+	p.log.Debug("tollgate: retrying", "attempt", ev.Attempt, "class", ev.Class.String(), "err", p.sanitize(ev.Err), "backoff", ev.Backoff)
 }
 
 // setIdleCap makes database/sql keep no more idle connections than the
-// executor's limit allows to be used: lowering it closes the excess at
-// once. It reads the limit rather than taking it from the callback, so
-// that two changes reported out of order still leave the cap right.
+// executor's limit allows to be used, nor more than the open cap: lowering
+// it closes the excess at once. It reads the limit rather than taking it
+// from the callback, so that two changes reported out of order still leave
+// the cap right.
 func (p *Pool) setIdleCap() {
 	p.idleMu.Lock()
 	defer p.idleMu.Unlock()
-	p.idleCap = min(p.exec.Limit(), p.cfg.MaxIdleConns)
+	p.idleCap = min(p.exec.Limit(), p.cfg.MaxIdleConns, p.openCap)
 	p.sql.SetMaxIdleConns(p.idleCap)
+}
+
+// SetCeiling sets the connections this pool may hold from now on, conns ≥ 1:
+// database/sql's MaxOpenConns becomes min(conns, Config.MaxOpenConns), its
+// idle cap at most that, and the executor's ceiling min(conns,
+// Config.MaxConcurrent) (see [Executor.SetCeiling]). Idle connections above
+// the new caps are closed at once; calls in flight finish on theirs. Package
+// fleet calls it with this instance's share of a budget.
+func (p *Pool) SetCeiling(conns int) error {
+	if conns < 1 {
+		return fmt.Errorf("%w: SetCeiling(%d): conns must be at least 1", ErrInvalidConfig, conns)
+	}
+	p.ceilMu.Lock()
+	defer p.ceilMu.Unlock()
+	open := min(conns, p.cfg.MaxOpenConns)
+	p.idleMu.Lock()
+	raise := open > p.openCap
+	p.openCap = open
+	p.idleMu.Unlock()
+	if raise { // room in database/sql first, then admit more calls
+		p.sql.SetMaxOpenConns(open)
+	}
+	p.exec.SetCeiling(min(conns, p.cfg.MaxConcurrent))
+	if !raise { // fewer calls admitted first, then fewer connections
+		p.sql.SetMaxOpenConns(open)
+	}
+	p.setIdleCap()
+	return nil
 }
 
 // CleanupResult says what Cleanup did.

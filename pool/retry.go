@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/avast/retry-go/v4"
 )
@@ -18,9 +19,13 @@ var ErrRetryBudget = errors.New("pool: retry budget exhausted")
 // (exponential, with jitter, capped) come before each real retry. Each
 // retry takes a fresh slot at the back of the queue: no slot is held while
 // backing off.
-func (e *Executor) retryLoop(ctx context.Context, fn func(context.Context) error, o CallOption, first error) error {
+func (e *Executor) retryLoop(ctx context.Context, fn func(context.Context) error, o CallOption, first error, callSt *callState) error {
 	calls := 0
 	last := first
+	st := *callSt // a copy, so that callSt stays on Run's stack
+	defer func() { *callSt = st }()
+	var backoff time.Duration
+	delay := retry.CombineDelay(retry.BackOffDelay, retry.RandomDelay)
 	err := retry.Do(
 		func() error {
 			calls++
@@ -31,10 +36,16 @@ func (e *Executor) retryLoop(ctx context.Context, fn func(context.Context) error
 				return retry.Unrecoverable(errors.Join(last, ErrRetryBudget))
 			}
 			e.retried.Add(1)
-			if e.cfg.OnRetry != nil {
-				e.cfg.OnRetry(calls, e.cfg.Classify(last), last)
+			if e.cfg.OnRetry != nil || e.tr.retry != nil {
+				ev := RetryEvent{Attempt: calls, Class: e.cfg.Classify(last), Err: last, Backoff: backoff}
+				if e.cfg.OnRetry != nil {
+					e.cfg.OnRetry(ev)
+				}
+				if e.tr.retry != nil {
+					e.tr.retry.CallRetry(ctx, ev)
+				}
 			}
-			err := e.attempt(ctx, fn, o.timeout)
+			err := e.attempt(ctx, fn, o.timeout, &st)
 			if err != nil {
 				last = err
 			}
@@ -45,7 +56,10 @@ func (e *Executor) retryLoop(ctx context.Context, fn func(context.Context) error
 		retry.Delay(e.cfg.Retry.Backoff),
 		retry.MaxDelay(e.cfg.Retry.MaxBackoff),
 		retry.MaxJitter(e.cfg.Retry.Backoff),
-		retry.DelayType(retry.CombineDelay(retry.BackOffDelay, retry.RandomDelay)),
+		retry.DelayType(func(n uint, err error, c *retry.Config) time.Duration {
+			backoff = min(delay(n, err, c), e.cfg.Retry.MaxBackoff) // as retry-go caps it
+			return backoff
+		}),
 		retry.RetryIf(func(err error) bool {
 			if !retry.IsRecoverable(err) || !e.retryable(err, o) {
 				return false
