@@ -232,7 +232,7 @@ func TestReportJSONKeepsSeedShape(t *testing.T) {
 				key string
 			}{{db, "healthy"}, {cp, "active"}, {cp, "max"}, {cp, "utilization"}, {cm, "healthy"}, {cm, "queueLength"},
 				{cm, "isProcessingQueue"}, {m, "timestamp"}, {m, "environment"}, {m, "serverless"}, {m, "status"},
-				{m, "pingLatencyMs"}, {m, "checkedAt"}, {m, "cached"}, {m, "waits"}} {
+				{m, "pingLatencyMs"}, {m, "checkedAt"}, {m, "cached"}, {m, "waits"}, {m, "warnings"}} {
 				if _, ok := f.obj[f.key]; !ok {
 					t.Errorf("key %q missing from %v", f.key, m)
 				}

@@ -29,6 +29,17 @@
 // memoized check. Point a liveness probe at the former only: a slow
 // database must not get every instance restarted at once.
 //
+// The report also carries the seed's monitoring thresholds as "warnings":
+// a list of {code, message, value, threshold}, empty when none is crossed.
+// The codes are stable: pool_utilization_high and executor_utilization_high
+// (at or above 80 % of MaxOpenConns, or of the executor's limit),
+// queue_length_high (more than 2 calls waiting), error_rate_high (1 % or
+// more of the database calls over the memo window failed; a caller's
+// cancellation and the application's own errors do not count) and
+// limit_below_ceiling (the adaptive limit was lowered by exhaustion and
+// has not climbed back). The thresholds are fields of Config. A warning
+// never changes the status or the status code.
+//
 // Status codes: "healthy" and "degraded" answer 200 (a saturated pool is
 // busy, still serving: taking the instance out of rotation would only move
 // its load elsewhere), "unhealthy" answers 503.

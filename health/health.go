@@ -58,6 +58,30 @@ type Config struct {
 	// cleanup attempts (Debug: anyone who can reach the handler can make
 	// them, so they must not flood an Info log). Default: slog.Default().
 	Logger *slog.Logger
+
+	// The thresholds of the report's warnings (see Warning): the seed's
+	// "Monitoring Metrics". A warning never changes the status.
+
+	// UtilizationWarn is the utilization, in percent, at or above which
+	// the report warns: connections in use of MaxOpenConns
+	// (pool_utilization_high) and calls running of the executor's limit
+	// (executor_utilization_high). Negative: no utilization warnings.
+	// Default: 80.
+	UtilizationWarn float64
+	// QueueLengthWarn: the report warns when more calls than this wait for
+	// a slot (queue_length_high). Negative: never. Default: 2.
+	QueueLengthWarn int
+	// ErrorRateWarn is the share of database calls, in percent, failed
+	// over the last TTL (or since the check before, when checks are
+	// further apart), at or above which the report warns
+	// (error_rate_high). Database failures only: a caller's cancellation
+	// and an error the application's own function returned are not
+	// counted. Negative: never. Default: 1.
+	ErrorRateWarn float64
+	// ErrorRateMinSample is the fewest database calls in that window for
+	// the error rate to be judged, so that one failure among three calls
+	// in a quiet minute is not a 33 % alarm. Default: 20.
+	ErrorRateMinSample int
 }
 
 // Checker answers health checks for one Source. It is safe for concurrent
@@ -68,6 +92,7 @@ type Checker struct {
 	env        string
 	serverless bool
 	memo       *cache.Cache[pingResult]
+	rate       *rateWindow // the error rate's samples
 	log        *slog.Logger
 	// last is the last ping's result, kept beyond its TTL: when the pool is
 	// saturated and nothing is memoized, it is the evidence reported, as
@@ -103,6 +128,18 @@ func New(src Source, cfg Config) *Checker {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
+	if cfg.UtilizationWarn == 0 {
+		cfg.UtilizationWarn = DefaultUtilizationWarn
+	}
+	if cfg.QueueLengthWarn == 0 {
+		cfg.QueueLengthWarn = DefaultQueueLengthWarn
+	}
+	if cfg.ErrorRateWarn == 0 {
+		cfg.ErrorRateWarn = DefaultErrorRateWarn
+	}
+	if cfg.ErrorRateMinSample <= 0 {
+		cfg.ErrorRateMinSample = DefaultErrorRateMinSample
+	}
 	env := cfg.Environment
 	for _, k := range []string{"APP_ENV", "GO_ENV"} {
 		if env == "" {
@@ -120,7 +157,8 @@ func New(src Source, cfg Config) *Checker {
 			TTL: cfg.TTL, FailureTTL: cfg.FailureTTL, LoadTimeout: cfg.PingTimeout + time.Second,
 			CleanupInterval: -1, // one key, overwritten on every load: nothing to sweep
 		}),
-		log: cfg.Logger.With("component", "tollgate/health"),
+		rate: newRateWindow(cfg.TTL, int64(cfg.ErrorRateMinSample), sample(time.Now(), st)),
+		log:  cfg.Logger.With("component", "tollgate/health"),
 	}
 }
 

@@ -54,6 +54,10 @@ type Report struct {
 	LastError *ErrorInfo `json:"lastError,omitempty"`
 	// Waits says how much callers have waited for connections and slots.
 	Waits Waits `json:"waits"`
+	// Warnings are the seed's monitoring thresholds this report crosses
+	// (see Warning and Config.UtilizationWarn); an empty list, never null,
+	// when none is. They do not change Status.
+	Warnings []Warning `json:"warnings"`
 }
 
 // Database is the seed's "database" object plus the ping error.
@@ -139,6 +143,7 @@ func (c *Checker) report(now time.Time, st pool.Stats, p pingUse) Report {
 			EmergencyCleanups: st.Cleanups,
 		},
 	}
+	r.Warnings = c.warnings(st, c.rate.observe(sample(now, st)))
 	if !st.LastError.At.IsZero() {
 		r.LastError = &ErrorInfo{Class: st.LastError.Class.String(), Message: Sanitize(st.LastError.Message), At: st.LastError.At.UTC()}
 	}
