@@ -22,6 +22,7 @@ import (
 
 	"github.com/glebarez/sqlite"
 
+	"github.com/tollgate-db/tollgate/internal/dotenv"
 	"github.com/tollgate-db/tollgate/pool"
 )
 
@@ -30,6 +31,14 @@ const shutdownTimeout = 20 * time.Second
 
 func main() {
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
+	// A copy of the repository's .env.example, when there is one; the
+	// process's own variables win over it.
+	if set, err := dotenv.Load(".env"); err != nil {
+		log.Error("httpapi: " + err.Error())
+		os.Exit(1)
+	} else if len(set) > 0 {
+		log.Info("httpapi: read .env", "set", set)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
 	if err := run(ctx, log); err != nil {

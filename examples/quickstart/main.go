@@ -13,11 +13,13 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/glebarez/sqlite"
+	"github.com/tollgate-db/tollgate/internal/dotenv"
 	"github.com/tollgate-db/tollgate/migrations"
 	"github.com/tollgate-db/tollgate/pool"
 	"github.com/tollgate-db/tollgate/repo"
@@ -82,6 +84,14 @@ func dropSchema(ctx context.Context, p *pool.Pool) error {
 }
 
 func main() {
+	// A copy of the repository's .env.example, when there is one; the
+	// process's own variables win over it.
+	if set, err := dotenv.Load(".env"); err != nil {
+		fmt.Fprintln(os.Stderr, "quickstart:", err)
+		os.Exit(1)
+	} else if len(set) > 0 {
+		fmt.Printf("read .env: %s\n", strings.Join(set, ", "))
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	if err := run(ctx, os.Stdout); err != nil {
