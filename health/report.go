@@ -1,9 +1,9 @@
 package health
 
 import (
-	"regexp"
 	"time"
 
+	"github.com/tollgate-db/tollgate/internal/redact"
 	"github.com/tollgate-db/tollgate/pool"
 )
 
@@ -196,21 +196,8 @@ func (c *Checker) recent(e pool.ErrorInfo, now time.Time, p pingUse) bool {
 	return !p.have || e.At.After(p.res.checkedAt)
 }
 
-var (
-	// urlPassword matches scheme://user:password@ with the password running
-	// greedily to the last '@' of the white-space-delimited token: a
-	// password written raw may hold '@' and '/', and hiding a little too
-	// much (an '@' later in a query string) beats leaking the rest of it.
-	urlPassword = regexp.MustCompile(`([a-zA-Z][a-zA-Z0-9+.-]*://[^\s:/@]*):[^\s]*@`)
-	kvPassword  = regexp.MustCompile(`(?i)(password\s*=\s*)('(?:[^'\\]|\\.)*'|[^\s'][^\s]*)`)
-)
-
-// Sanitize removes passwords from msg: the password of any URL
-// (scheme://user:password@host, the password running to the last '@' of
-// the URL, so that a raw '@' or '/' in it is covered) and any
-// password=value keyword. The pool
-// already removes its own DSN from its errors; this is the second line.
-func Sanitize(msg string) string {
-	msg = urlPassword.ReplaceAllString(msg, "${1}:xxxxx@")
-	return kvPassword.ReplaceAllString(msg, "${1}xxxxx")
-}
+// Sanitize removes passwords from msg: the userinfo password and the
+// password= and sslpassword= values (any case) of every connection
+// string in it, through tollgate's one redactor. The pool already removes
+// its own DSN's secrets from its errors; this is the second line.
+func Sanitize(msg string) string { return redact.Text(msg) }

@@ -7,9 +7,7 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
-	"net/url"
 	"path"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -20,6 +18,7 @@ import (
 	"github.com/pressly/goose/v3/database"
 	"github.com/pressly/goose/v3/lock"
 
+	"github.com/tollgate-db/tollgate/internal/redact"
 	"github.com/tollgate-db/tollgate/pool"
 )
 
@@ -119,7 +118,7 @@ func (m *Migrator) openDirect(raw string) error {
 		return m.scrub(fmt.Errorf("%w: DirectURL %s: %w", ErrInvalidConfig, s.Redacted, err))
 	}
 	if cc.Password != "" {
-		m.secrets = append(m.secrets, cc.Password, url.QueryEscape(cc.Password), url.PathEscape(cc.Password))
+		m.secrets = append(m.secrets, cc.Password)
 	}
 	if s.PgBouncer {
 		cc.DefaultQueryExecMode = pgx.QueryExecModeExec
@@ -139,13 +138,9 @@ func (m *Migrator) openDirect(raw string) error {
 	return nil
 }
 
-// addSecretFrom remembers the password of a URL that pgx could not parse.
+// addSecretFrom remembers the secrets written in a DSN.
 func (m *Migrator) addSecretFrom(raw string) {
-	if u, err := url.Parse(raw); err == nil && u.User != nil {
-		if pw, ok := u.User.Password(); ok && pw != "" {
-			m.secrets = append(m.secrets, pw, url.QueryEscape(pw), url.PathEscape(pw))
-		}
-	}
+	m.secrets = append(m.secrets, redact.Secrets(raw)...)
 }
 
 func (m *Migrator) provider() (*goose.Provider, error) {
@@ -384,29 +379,11 @@ func (m *Migrator) name(v int64, p string) string {
 	return fmt.Sprintf("version %d", v)
 }
 
-// scrub removes the DirectURL's password from err's text, keeping the
-// chain for errors.Is and errors.As.
+// scrub removes the DirectURL's secrets, and any other connection-string
+// secret, from err's text, keeping the chain for errors.Is and errors.As.
 func (m *Migrator) scrub(err error) error {
-	if err == nil || len(m.secrets) == 0 {
-		return err
+	if err == nil {
+		return nil
 	}
-	msg := err.Error()
-	clean := msg
-	for _, s := range m.secrets {
-		if s != "" {
-			clean = strings.ReplaceAll(clean, s, "xxxxx")
-		}
-	}
-	if clean == msg {
-		return err
-	}
-	return &scrubbedError{msg: clean, err: err}
+	return redact.Error(err, m.secrets...)
 }
-
-type scrubbedError struct {
-	msg string
-	err error
-}
-
-func (e *scrubbedError) Error() string { return e.msg }
-func (e *scrubbedError) Unwrap() error { return e.err }

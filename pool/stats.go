@@ -68,29 +68,6 @@ func (p *Pool) noteErr(c Class, err error) {
 	p.lastErrMu.Unlock()
 }
 
-// sanitizedError keeps the cause reachable by errors.Is/As while its text
-// has the password removed.
-type sanitizedError struct {
-	msg string
-	err error
-}
-
-func (e *sanitizedError) Error() string { return e.msg }
-func (e *sanitizedError) Unwrap() error { return e.err }
-
-// sanitize returns err with the pool's password and full connection
-// string removed from its text.
-func (p *Pool) sanitize(err error) error {
-	if err == nil {
-		return nil
-	}
-	msg := err.Error()
-	if clean := p.url.Scrub(msg); clean != msg {
-		return &sanitizedError{msg: clean, err: err}
-	}
-	return err
-}
-
 // unwrapAll returns the innermost error of a chain, whose text is the
 // cause without the wrappers' repetition of the input.
 func unwrapAll(err error) error {

@@ -3,6 +3,7 @@ package pool
 import (
 	"errors"
 	"fmt"
+	"github.com/tollgate-db/tollgate/internal/redact"
 	"net/url"
 	"regexp"
 	"strconv"
@@ -157,6 +158,8 @@ func ParseURL(raw string) (URLSettings, error) {
 		s.StatementCacheSize = n
 	}
 	s.ApplicationName = params["application_name"]
+	s.secrets = append(s.secrets, redact.Secrets(raw)...)
+	s.Redacted = redact.DSN(s.ConnString)
 	return s, nil
 }
 
@@ -215,18 +218,10 @@ func rawPassword(rest string) string {
 	return ""
 }
 
-// Scrub returns msg with the URL's password, in every form it was given,
-// replaced by xxxxx, and the full connection string by its redacted form.
+// Scrub returns msg with the URL's secrets, in every form it was given,
+// and those of any DSN in it, masked.
 func (s URLSettings) Scrub(msg string) string {
-	if s.ConnString != "" {
-		msg = strings.ReplaceAll(msg, s.ConnString, s.Redacted)
-	}
-	for _, pw := range s.secrets {
-		if len(pw) > 0 {
-			msg = strings.ReplaceAll(msg, pw, "xxxxx")
-		}
-	}
-	return msg
+	return redact.Text(msg, s.secrets...)
 }
 
 type kvPair struct{ k, v string }

@@ -16,6 +16,7 @@ import (
 	"gorm.io/gorm"
 	"gorm.io/gorm/logger"
 
+	"github.com/tollgate-db/tollgate/internal/redact"
 	"github.com/tollgate-db/tollgate/pool"
 )
 
@@ -127,19 +128,9 @@ func withAppName(conn, name string) (string, error) {
 	return conn + " application_name=" + name, nil
 }
 
-// scrubErr removes the URL's password from err's text.
+// scrubErr masks the URL's secrets, and those of any DSN, in err's text.
 func scrubErr(c *config, err error) error {
-	if err == nil || c.DatabaseURL == "" {
-		return err
-	}
-	s, perr := pool.ParseURL(c.DatabaseURL)
-	if perr != nil {
-		return err
-	}
-	if msg := s.Scrub(err.Error()); msg != err.Error() {
-		return errors.New(msg)
-	}
-	return err
+	return redact.Error(err, redact.Secrets(c.DatabaseURL)...)
 }
 
 // exec runs op the way the mode does. For tollgate, wait is the time the
@@ -265,11 +256,5 @@ func sqlFor(c *config, dialect string) statements {
 	return s
 }
 
-// redacted is the URL without its password, for output.
-func redacted(raw string) string {
-	s, err := pool.ParseURL(raw)
-	if err != nil {
-		return "(unparsable URL)"
-	}
-	return s.Redacted
-}
+// redacted is the URL without its secrets, for output.
+func redacted(raw string) string { return redact.DSN(raw) }
