@@ -18,8 +18,15 @@ type Profile string
 //
 //	             MaxOpenConns  MaxConcurrent  MaxQueue  QueueTimeout  OpTimeout
 //	Production   5             3              10 000    10 s          6 s
-//	Development  10            5              10 000    10 s          6 s
+//	Development  10            5              10 000    30 s          30 s
 //	Serverless   2             1              10 000    10 s          6 s
+//
+// Development's timeouts are the seed's "relaxed timeouts, more forgiving
+// for debugging": OpTimeout 5× and QueueTimeout 3× Production's, so that a
+// first query on a cold laptop database, an unindexed query on a copy of
+// production data or a short pause at a breakpoint inside a call do not
+// fail, while a hung call still surfaces within a minute. Set APP_ENV=production
+// in production: Development is also what an unset APP_ENV gives.
 const (
 	Production  Profile = "production"
 	Development Profile = "development"
@@ -27,28 +34,32 @@ const (
 )
 
 type profileDefaults struct {
-	maxOpen, maxConcurrent int
+	maxOpen, maxConcurrent  int
+	queueTimeout, opTimeout time.Duration
 }
 
 var profiles = map[Profile]profileDefaults{
-	Production:  {maxOpen: 5, maxConcurrent: 3},
-	Development: {maxOpen: 10, maxConcurrent: 5},
-	Serverless:  {maxOpen: 2, maxConcurrent: 1},
+	Production:  {maxOpen: 5, maxConcurrent: 3, queueTimeout: DefaultQueueTimeout, opTimeout: DefaultOpTimeout},
+	Development: {maxOpen: 10, maxConcurrent: 5, queueTimeout: DevelopmentQueueTimeout, opTimeout: DevelopmentOpTimeout},
+	Serverless:  {maxOpen: 2, maxConcurrent: 1, queueTimeout: DefaultQueueTimeout, opTimeout: DefaultOpTimeout},
 }
 
-// Shared defaults of every profile.
+// Defaults of every profile; QueueTimeout and OpTimeout are Production's
+// and Serverless's, Development relaxes them.
 const (
-	DefaultMaxQueue        = 10000
-	DefaultQueueTimeout    = 10 * time.Second
-	DefaultOpTimeout       = 6 * time.Second
-	DefaultConnMaxLifetime = 30 * time.Minute
-	DefaultConnMaxIdleTime = 5 * time.Minute
-	DefaultRetryAttempts   = 3
-	DefaultExhaustedTries  = 10
-	DefaultRetryBackoff    = 50 * time.Millisecond
-	DefaultRetryMaxBackoff = 2 * time.Second
-	DefaultRetryBudget     = 0.2
-	DefaultRetryBurst      = 100
+	DefaultMaxQueue         = 10000
+	DefaultQueueTimeout     = 10 * time.Second
+	DefaultOpTimeout        = 6 * time.Second
+	DevelopmentQueueTimeout = 30 * time.Second
+	DevelopmentOpTimeout    = 30 * time.Second
+	DefaultConnMaxLifetime  = 30 * time.Minute
+	DefaultConnMaxIdleTime  = 5 * time.Minute
+	DefaultRetryAttempts    = 3
+	DefaultExhaustedTries   = 10
+	DefaultRetryBackoff     = 50 * time.Millisecond
+	DefaultRetryMaxBackoff  = 2 * time.Second
+	DefaultRetryBudget      = 0.2
+	DefaultRetryBurst       = 100
 )
 
 // RetryConfig bounds the retries the executor makes on its own. A call is
@@ -122,11 +133,11 @@ type Config struct {
 	// once with ErrQueueFull. Default: 10000.
 	MaxQueue int
 	// QueueTimeout bounds the wait for a slot (ErrQueueTimeout). Default:
-	// 10s, or the URL's pool_timeout.
+	// the URL's pool_timeout, else 10s (30s in Development).
 	QueueTimeout time.Duration
 	// OpTimeout bounds one call once it holds a slot, unless ctx ends
 	// sooner. A Transaction's whole function gets TxTimeout instead.
-	// Default: 6s.
+	// Default: 6s (30s in Development).
 	OpTimeout time.Duration
 	// TxTimeout bounds one Transaction, all its statements included.
 	// Default: 2 × OpTimeout.
@@ -255,13 +266,13 @@ func (c Config) withDefaults(u *URLSettings) (Config, error) {
 		c.MaxQueue = DefaultMaxQueue
 	}
 	if c.QueueTimeout == 0 {
-		c.QueueTimeout = DefaultQueueTimeout
+		c.QueueTimeout = d.queueTimeout
 		if u != nil && u.PoolTimeout > 0 {
 			c.QueueTimeout = u.PoolTimeout
 		}
 	}
 	if c.OpTimeout == 0 {
-		c.OpTimeout = DefaultOpTimeout
+		c.OpTimeout = d.opTimeout
 	}
 	if c.TxTimeout == 0 {
 		c.TxTimeout = 2 * c.OpTimeout

@@ -5,8 +5,10 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/glebarez/sqlite"
+	"github.com/tollgate-db/tollgate/internal/testdb"
 	"github.com/tollgate-db/tollgate/pool"
 	"gorm.io/gorm"
 )
@@ -51,10 +53,11 @@ func TestProfileDefaults(t *testing.T) {
 	tests := []struct {
 		profile                  pool.Profile
 		maxOpen, maxConc, maxQue int
+		queueTimeout, opTimeout  time.Duration
 	}{
-		{pool.Production, 5, 3, 10000},
-		{pool.Development, 10, 5, 10000},
-		{pool.Serverless, 2, 1, 10000},
+		{pool.Production, 5, 3, 10000, 10 * time.Second, 6 * time.Second},
+		{pool.Development, 10, 5, 10000, 30 * time.Second, 30 * time.Second}, // relaxed for debugging
+		{pool.Serverless, 2, 1, 10000, 10 * time.Second, 6 * time.Second},
 	}
 	for _, tt := range tests {
 		t.Run(string(tt.profile), func(t *testing.T) {
@@ -64,11 +67,39 @@ func TestProfileDefaults(t *testing.T) {
 			}
 			c := p.Config()
 			if c.MaxOpenConns != tt.maxOpen || c.MaxConcurrent != tt.maxConc || c.MaxQueue != tt.maxQue ||
-				c.QueueTimeout != pool.DefaultQueueTimeout || c.OpTimeout != pool.DefaultOpTimeout || c.Retry.Attempts != 3 {
+				c.QueueTimeout != tt.queueTimeout || c.OpTimeout != tt.opTimeout || c.TxTimeout != 2*tt.opTimeout || c.Retry.Attempts != 3 {
 				t.Fatalf("config = %+v", c)
 			}
 			if s := p.Stats(); s.DB.MaxOpenConnections != tt.maxOpen || s.Executor.Limit != tt.maxConc {
 				t.Fatalf("stats do not reflect the profile: %+v", s)
+			}
+		})
+	}
+}
+
+// The URL's pool_timeout and the Config's own fields win over
+// Development's relaxed timeouts, on a real PostgreSQL URL.
+func TestDevelopmentTimeoutsGiveWay(t *testing.T) {
+	u := testdb.Postgres(t)
+	for _, tc := range []struct {
+		name      string
+		url       string
+		cfg       pool.Config
+		queue, op time.Duration
+	}{
+		{"profile", u, pool.Config{}, 30 * time.Second, 30 * time.Second},
+		{"pool_timeout", u + "&pool_timeout=3", pool.Config{}, 3 * time.Second, 30 * time.Second},
+		{"config", u + "&pool_timeout=3", pool.Config{QueueTimeout: time.Second, OpTimeout: 2 * time.Second}, time.Second, 2 * time.Second},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.cfg.DatabaseURL, tc.cfg.Profile = tc.url, pool.Development
+			p, err := pool.Open(t.Context(), tc.cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer p.Close(context.Background())
+			if c := p.Config(); c.QueueTimeout != tc.queue || c.OpTimeout != tc.op {
+				t.Fatalf("QueueTimeout %v, OpTimeout %v; want %v, %v", c.QueueTimeout, c.OpTimeout, tc.queue, tc.op)
 			}
 		})
 	}

@@ -46,6 +46,13 @@
 // off named prepared statements for transaction poolers. No error, log line
 // or Stats field shows the password.
 //
+// The profiles (see [Profile]) carry the seed's budgets: Production 5
+// connections and 3 calls at a time, Development 10 and 5, Serverless 2
+// and 1; a call waits at most 10 s for a slot and runs at most 6 s, except
+// in Development, whose timeouts are relaxed for debugging to 30 s and 30 s.
+// Development is what an unset APP_ENV gives: set APP_ENV=production in
+// production.
+//
 // # Observing
 //
 // [Pool.Stats] is a value snapshot: every sql.DBStats field, utilization,

@@ -83,9 +83,10 @@ func NewExecutor(cfg ExecutorConfig) (*Executor, error) {
 	if cfg.MaxConcurrent == 0 {
 		cfg.MaxConcurrent = 1
 	}
-	// The same validation and defaults as a Pool's Config.
+	// The same validation and defaults as a Pool's Config, with the
+	// timeouts its doc promises (Production's: 10s in the queue, 6s a call).
 	c, err := Config{
-		Profile: Development, MaxOpenConns: max(cfg.MaxConcurrent, 1),
+		Profile: Production, MaxOpenConns: max(cfg.MaxConcurrent, 1),
 		MaxConcurrent: cfg.MaxConcurrent, MinConcurrent: cfg.MinConcurrent, MaxQueue: cfg.MaxQueue,
 		QueueTimeout: cfg.QueueTimeout, OpTimeout: cfg.OpTimeout, Retry: cfg.Retry,
 	}.withDefaults(nil)
