@@ -182,7 +182,7 @@ func TestValuesAreBound(t *testing.T) {
 	if len(stmts) != 1 || strings.Contains(stmts[0], "DROP") {
 		t.Fatalf("statements %q", stmts)
 	}
-	want := `SELECT * FROM "repo_inj_users" WHERE "repo_inj_users"."name" = $1 AND "repo_inj_users"."email" LIKE $2 AND "repo_inj_users"."age" = $3 AND "repo_inj_users"."deleted_at" IS NULL`
+	want := `SELECT * FROM "repo_inj_users" WHERE "repo_inj_users"."name" = $1 AND "repo_inj_users"."email" LIKE $2 ESCAPE '\' AND "repo_inj_users"."age" = $3 AND "repo_inj_users"."deleted_at" IS NULL`
 	if stmts[0] != want {
 		t.Fatalf("got  %s\nwant %s", stmts[0], want)
 	}

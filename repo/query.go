@@ -22,7 +22,7 @@ const (
 	Gt                   // field > value
 	Ge                   // field >= value
 	In                   // field IN (values...); value is a slice or array
-	Like                 // field LIKE value; the caller escapes % and _
+	Like                 // field LIKE value ESCAPE '\'; see EscapeLike
 	IsNull               // field IS NULL; value nil or true, false means IS NOT NULL
 )
 
@@ -192,7 +192,7 @@ func (m *model) condition(c cond) (clause.Expression, error) {
 		case Ge:
 			return clause.Gte{Column: col, Value: v}, nil
 		}
-		return clause.Like{Column: col, Value: v}, nil
+		return clause.Expr{SQL: "? LIKE ? ESCAPE '" + likeEscape + "'", Vars: []any{col, v}}, nil
 	case In:
 		rv := reflect.ValueOf(v)
 		if _, ok := v.(driver.Valuer); ok || !rv.IsValid() ||

@@ -223,7 +223,9 @@ func inBatches(db *gorm.DB, atomic bool, fn func(db *gorm.DB) error) error {
 // Update writes every column of v to the row with v's primary key
 // (UPDATE, never INSERT: GORM's Save would insert a row with a zero key),
 // except the creation time and the soft-delete marker; the update time is
-// set. No such row: ErrNotFound. It uses GORM's classic API on v itself,
+// set. Associations in v (related structs and slices) are never written:
+// save those through their own repositories, or Links for many2many.
+// No such row: ErrNotFound. It uses GORM's classic API on v itself,
 // so that v receives the new update time.
 func (r *Repository[T]) Update(ctx context.Context, v *T) error {
 	if err := r.m.needPK(); err != nil {
@@ -237,7 +239,7 @@ func (r *Repository[T]) Update(ctx context.Context, v *T) error {
 		return r.fail("update", fmt.Errorf("%w: zero primary key", ErrInvalidQuery))
 	}
 	return r.failID("update", id, r.r.Do(ctx, func(ctx context.Context, db *gorm.DB) error {
-		res := db.Model(v).Select("*").Omit(r.m.ins...).Updates(v)
+		res := db.Model(v).Select("*").Omit(r.m.omitUpdate...).Updates(v)
 		if res.Error == nil && res.RowsAffected == 0 {
 			return gorm.ErrRecordNotFound
 		}
@@ -262,11 +264,17 @@ func (r *Repository[T]) UpdateFields(ctx context.Context, id any, fields map[str
 		return r.failID("update fields", id, err)
 	}
 	set := make(map[string]any, len(fields))
+	keyOf := make(map[string]string, len(fields))
 	for k, val := range fields {
 		f, err := r.m.field(k)
 		if err != nil {
 			return r.failID("update fields", id, err)
 		}
+		if other, dup := keyOf[f.DBName]; dup {
+			a, b := min(k, other), max(k, other)
+			return r.failID("update fields", id, fmt.Errorf("%w: keys %q and %q both name the column %s", ErrInvalidQuery, a, b, f.DBName))
+		}
+		keyOf[f.DBName] = k
 		if err := r.m.updatable(k, f); err != nil {
 			return r.failID("update fields", id, err)
 		}
@@ -355,9 +363,15 @@ func (r *Repository[T]) Upsert(ctx context.Context, items []T, conflict []string
 		}
 		cols = append(cols, f.DBName)
 	}
+	all := len(update) == 0
+	if all {
+		cols = r.m.upsertAll(isConflict)
+	}
 	switch {
-	case len(update) == 0:
-		oc.UpdateAll = true
+	case all && len(cols) == 0 && len(r.m.upTime) == 0:
+		oc.DoNothing = true
+	case all:
+		oc.DoUpdates = clause.AssignmentColumns(cols)
 	case len(cols) == 0:
 		oc.DoNothing = true
 	default:
@@ -372,6 +386,10 @@ func (r *Repository[T]) Upsert(ctx context.Context, items []T, conflict []string
 		defer keepGenerated(ctx, r.m, items)()
 	}
 	return r.fail("upsert", r.r.Do(ctx, func(ctx context.Context, db *gorm.DB) error {
+		oc := oc
+		if all {
+			oc.DoUpdates = append(oc.DoUpdates[:len(oc.DoUpdates):len(oc.DoUpdates)], r.m.updateTimes(db.NowFunc())...)
+		}
 		return inBatches(db, len(items) > DefaultBatchSize, func(db *gorm.DB) error {
 			return gorm.G[T](db, oc).CreateInBatches(ctx, &items, DefaultBatchSize)
 		})
@@ -402,14 +420,4 @@ func keepGenerated[T any](ctx context.Context, m *model, items []T) func() {
 			}
 		}
 	}
-}
-
-// checkValue refuses values GORM would write into the SQL text instead
-// of binding: expressions, sub-queries, column and table references.
-func checkValue(field string, v any) error {
-	switch v.(type) {
-	case clause.Expression, *gorm.DB, clause.Column, clause.Table, clause.Interface:
-		return fmt.Errorf("%w: %s: %T is SQL, not a value", ErrInvalidQuery, field, v)
-	}
-	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"reflect"
 	"sync"
+	"time"
 
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
@@ -30,6 +31,9 @@ type model struct {
 	pk  *schema.Field // the single primary key, nil when there is none
 	pkC clause.Column // its column
 	ins []string      // fields Update must not write: creation time, soft delete
+
+	omitUpdate []string        // ins and every association: Update writes T's own row only
+	upTime     []*schema.Field // update-time fields (autoUpdateTime), updatable ones
 }
 
 // parseModel resolves T's schema once per naming strategy. It never
@@ -64,7 +68,11 @@ func parseModel[T any](namer schema.Namer) (m *model) {
 		if f.AutoCreateTime > 0 || f.FieldType == reflect.TypeOf(gorm.DeletedAt{}) {
 			m.ins = append(m.ins, f.DBName)
 		}
+		if f.AutoUpdateTime > 0 && f.Updatable && !f.PrimaryKey {
+			m.upTime = append(m.upTime, f)
+		}
 	}
+	m.omitUpdate = append(append(m.omitUpdate, m.ins...), clause.Associations)
 	return m
 }
 
@@ -172,4 +180,41 @@ func fitsNumber(v reflect.Value, t reflect.Type) bool {
 			return !reflect.Zero(t).OverflowUint(n)
 		}
 	}
+}
+
+// upsertAll is the column list of an Upsert that names no update
+// column: every column an UPDATE may write (not the primary key, not
+// create-only or read-only, not the creation time), including columns
+// whose default is a database expression, which GORM's UpdateAll leaves
+// out, and except the conflict columns and the update times (set to
+// the current time by updateTimes).
+func (m *model) upsertAll(conflict map[string]bool) []string {
+	var cols []string
+	for _, name := range m.sch.DBNames {
+		f := m.sch.FieldsByDBName[name]
+		if f.PrimaryKey || !f.Updatable || f.AutoCreateTime > 0 || f.AutoUpdateTime > 0 || conflict[name] {
+			continue
+		}
+		cols = append(cols, name)
+	}
+	return cols
+}
+
+// updateTimes sets the model's update-time fields to now, in each
+// field's unit, as GORM's UpdateAll does.
+func (m *model) updateTimes(now time.Time) []clause.Assignment {
+	var out []clause.Assignment
+	for _, f := range m.upTime {
+		a := clause.Assignment{Column: clause.Column{Name: f.DBName}, Value: now}
+		switch f.AutoUpdateTime {
+		case schema.UnixNanosecond:
+			a.Value = now.UnixNano()
+		case schema.UnixMillisecond:
+			a.Value = now.UnixMilli()
+		case schema.UnixSecond:
+			a.Value = now.Unix()
+		}
+		out = append(out, a)
+	}
+	return out
 }
