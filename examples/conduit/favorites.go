@@ -1,0 +1,43 @@
+package main
+
+import (
+	"context"
+	"net/http"
+
+	"gorm.io/gorm"
+)
+
+// favorite: POST /api/articles/{slug}/favorite. Favoriting twice is no
+// error.
+func (s *server) favorite(w http.ResponseWriter, r *http.Request) {
+	s.setFavorite(w, r, true)
+}
+
+// unfavorite: DELETE /api/articles/{slug}/favorite.
+func (s *server) unfavorite(w http.ResponseWriter, r *http.Request) {
+	s.setFavorite(w, r, false)
+}
+
+func (s *server) setFavorite(w http.ResponseWriter, r *http.Request, on bool) {
+	v, _ := viewerFrom(r.Context())
+	a, ok := s.articleBySlug(w, r)
+	if !ok {
+		return
+	}
+	var err error
+	if on {
+		// TODO(repo): s.users.Links("Favorites").Add(ctx, v.ID, a.ID)
+		err = s.favorites.Upsert(r.Context(), []Favorite{{UserID: v.ID, ArticleID: a.ID}},
+			[]string{"user_id", "article_id"}, "user_id")
+	} else {
+		// TODO(repo): s.users.Links("Favorites").Remove(ctx, v.ID, a.ID)
+		err = s.p.Do(r.Context(), func(ctx context.Context, db *gorm.DB) error {
+			return db.Where("user_id = ? AND article_id = ?", v.ID, a.ID).Delete(&Favorite{}).Error
+		})
+	}
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	s.answerArticle(w, r, http.StatusOK, a)
+}
