@@ -24,6 +24,7 @@ import (
 
 	"github.com/glebarez/sqlite"
 
+	"github.com/tollgate-db/tollgate/internal/dotenv"
 	"github.com/tollgate-db/tollgate/pool"
 )
 
@@ -32,6 +33,14 @@ const shutdownTimeout = 20 * time.Second
 
 func main() {
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
+	// A copy of the repository's .env.example, when there is one; the
+	// process's own variables win over it.
+	if set, err := dotenv.Load(".env"); err != nil {
+		log.Error("conduit: " + err.Error())
+		os.Exit(1)
+	} else if len(set) > 0 {
+		log.Info("conduit: read .env", "set", set)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
 	if err := run(ctx, log); err != nil {
