@@ -19,13 +19,64 @@
 //     unknown is never retried.
 //
 // Pool exhaustion — PostgreSQL's 53300 ("sorry, too many clients already",
-// "remaining connection slots are reserved"), PgBouncer's "no more
-// connections allowed (max_client_conn)", Supavisor's
-// "MaxClientsInSessionMode", "(EMAXCONNSESSION)" and "(EMAXCONN)" — is
-// recognised by [Classify] and [IsPoolExhausted]. It halves the executor's
-// limit (additive increase brings it back on success), caps the idle
-// connections kept to the new limit and closes the idle ones, so that
-// several instances sharing one budget converge instead of failing.
+// "remaining connection slots are reserved"), and, while connecting,
+// PgBouncer's "no more connections allowed (max_client_conn)" and
+// Supavisor's "MaxClientsInSessionMode", "(EMAXCONNSESSION)",
+// "(EMAXCONN)" and "Max client connections reached" — is recognised by
+// [Classify] and [IsPoolExhausted] ([ExhaustionSource] says who refused).
+// It halves the executor's limit (additive increase brings it back on
+// success), caps the idle connections kept to the new limit and closes
+// the idle ones, so that several instances sharing one budget converge
+// instead of failing.
+//
+// # Error classes
+//
+// [Classify] decides from the error's structure, never from text a
+// statement's error may carry (the server quotes values the request sent
+// in its messages): the SQLSTATE of a *pgconn.PgError found with
+// errors.As, the phase the error arrived in (while connecting: a
+// *pgconn.ConnectError; before anything was written: pgconn.SafeToRetry,
+// driver.ErrBadConn; after a statement was sent: the rest), and the
+// driver's, the network's and SQLite's error types and codes. The only
+// text matched is the message of a pooler's refusal received while
+// connecting, because Supavisor's XX000 and PgBouncer's 08P01 say nothing
+// by themselves; no err.Error() is ever searched. Rules, first match wins:
+//
+//	signal                                          class            retried
+//	ErrCommitUnknown (COMMIT sent, answer lost)     connection_lost  never
+//	ErrOpTimeout: OpTimeout/TxTimeout expired       timeout          never
+//	the caller's ctx ended (context.Canceled, its   canceled         never; not a failure
+//	  own deadline, SQLite SQLITE_INTERRUPT)
+//	at connect: 53300, or a pooler's text above     exhausted        if nothing sent (*)
+//	at connect: 57P03, class 08                     transient        if nothing sent (*)
+//	at connect: other SQLSTATE (28P01 auth, ...)    by code, below
+//	at connect: timeout (connect_timeout)           timeout          if nothing sent (*)
+//	at connect: no server answer (refused, DNS)     transient        if nothing sent (*)
+//	53300                                           exhausted        if nothing sent (*)
+//	40001, 40P01                                    conflict         Transaction re-runs fn
+//	42P05, 26000                                    pooler_mismatch  never; "use pgbouncer=true"
+//	57014 (statement_timeout, cancel request)       timeout          never
+//	57P01, 57P02, 57P03, class 08                   connection_lost  only Idempotent calls
+//	class 23; SQLITE_CONSTRAINT; GORM's translated  constraint       never
+//	any other SQLSTATE                              permanent        never
+//	SQLITE_BUSY, SQLITE_LOCKED                      transient        if nothing sent (*)
+//	other SQLite result codes                       permanent        never
+//	pgconn.SafeToRetry, driver.ErrBadConn           transient        if nothing sent (*)
+//	EOF, ECONNRESET, EPIPE, closed conn, net.Error  connection_lost  only Idempotent calls
+//	database/sql, pgx, GORM sentinels and types     permanent        never
+//	anything else: the application's own error      application      never; not a failure
+//
+// (*) A call whose attempt failed so is retried without [Idempotent] only
+// when no statement of that attempt was sent to the server: on PostgreSQL a
+// pgx tracer on the pool's connections marks every statement (queries,
+// BEGIN, COMMIT, prepares, batches, COPY) of the attempt as it goes out;
+// on a Dialector (SQLite) any statement GORM completed counts as sent.
+// [Idempotent] calls are retried after a lost connection as well.
+//
+// A timeout is recorded (Stats.LastError, Stats.TimedOut) and shown in
+// health; the caller's own cancellation is not. An application error is
+// returned as is and counted in Stats.AppErrors only. Wrap errors with %w
+// to keep their class.
 //
 // # Transactions
 //

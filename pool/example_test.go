@@ -61,20 +61,26 @@ func ExampleParseURL() {
 // Classify reads the texts of PostgreSQL, PgBouncer and Supavisor.
 func ExampleClassify() {
 	for _, err := range []error{
-		&pgconn.PgError{Code: "XX000", Message: "(EMAXCONNSESSION) max clients reached in session mode"},
-		&pgconn.PgError{Code: "08P01", Message: "no more connections allowed (max_client_conn)"},
+		&pgconn.PgError{Code: "53300", Message: "sorry, too many clients already"},
+		// A statement's error is classified by its code alone: this
+		// message quotes a value the request sent.
+		&pgconn.PgError{Code: "22P02", Message: `invalid input syntax for type integer: "sorry, too many clients already"`},
 		&pgconn.PgError{Code: "40001", Message: "could not serialize access"},
 		&pgconn.PgError{Code: "23505", Message: "duplicate key value violates unique constraint"},
-		errors.New("unexpected EOF"),
+		&pgconn.PgError{Code: "57014", Message: "canceling statement due to statement timeout"},
+		fmt.Errorf("read: %w", io.ErrUnexpectedEOF),
+		errors.New("business rule violated"),
 	} {
 		fmt.Println(pool.Classify(err), pool.IsPoolExhausted(err))
 	}
 	// Output:
 	// exhausted true
-	// exhausted true
+	// permanent false
 	// conflict false
 	// constraint false
+	// timeout false
 	// connection_lost false
+	// application false
 }
 
 // The executor can throttle any work, not only database calls.

@@ -36,6 +36,7 @@ type Pool struct {
 	ceilMu  sync.Mutex // serialises SetCeiling
 
 	cleanups  atomic.Int64
+	counts    poolCounts
 	lastErrMu sync.Mutex
 	lastErr   ErrorInfo
 
@@ -157,13 +158,13 @@ func (p *Pool) Do(ctx context.Context, fn func(ctx context.Context, db *gorm.DB)
 	if tx := p.txFrom(ctx); tx != nil {
 		err := fn(ctx, tx.WithContext(ctx))
 		if err != nil {
-			p.noteErr(Classify(err), err)
+			p.noteErr(classifyAnswer(err), err)
 		}
-		return explain(err)
+		return explain(err) // counted by the Transaction's endCall
 	}
-	return explain(p.exec.Run(ctx, func(ctx context.Context) error {
+	return p.endCall(explain(p.exec.Run(ctx, func(ctx context.Context) error {
 		return fn(ctx, p.db.WithContext(ctx))
-	}, opts...))
+	}, opts...)))
 }
 
 // classifyAnswer is Classify for the executor's accounting: a query that

@@ -3,6 +3,7 @@ package pool
 import (
 	"database/sql"
 	"errors"
+	"sync/atomic"
 	"time"
 )
 
@@ -19,6 +20,18 @@ type Stats struct {
 	Executor ExecutorStats
 	// Cleanups counts Cleanup runs, manual and automatic.
 	Cleanups int64
+	// TimedOut counts calls (Do, Transaction) that ended in class Timeout:
+	// the operation deadline, statement_timeout (57014), a connect
+	// timeout. (Executor.TimedOut counts calls that gave up in the queue.)
+	TimedOut int64
+	// AppErrors counts calls that ended with an error of the application's
+	// own (class Application). They are not failures of the pool: they
+	// are not in Executor.Failed, LastError or health.
+	AppErrors int64
+	// ExhaustedPostgres, ExhaustedPgBouncer and ExhaustedSupavisor count
+	// the attempts refused for lack of connection slots, by who refused
+	// them (see ExhaustionSource).
+	ExhaustedPostgres, ExhaustedPgBouncer, ExhaustedSupavisor int64
 	// LastError is the most recent failure of a call, sanitized; zero when
 	// none has happened.
 	LastError ErrorInfo
@@ -45,7 +58,10 @@ type ErrorInfo struct {
 // Stats returns a snapshot of the pool's figures.
 func (p *Pool) Stats() Stats {
 	s := Stats{DB: p.sql.Stats(), Executor: p.exec.Stats(), Cleanups: p.cleanups.Load(),
-		Profile: p.cfg.Profile, PgBouncer: p.cfg.PgBouncer}
+		TimedOut: p.counts.timedOut.Load(), AppErrors: p.counts.appErrors.Load(),
+		ExhaustedPostgres: p.counts.exhaustedPostgres.Load(), ExhaustedPgBouncer: p.counts.exhaustedPgBouncer.Load(),
+		ExhaustedSupavisor: p.counts.exhaustedSupavisor.Load(),
+		Profile:            p.cfg.Profile, PgBouncer: p.cfg.PgBouncer}
 	if s.DB.MaxOpenConnections > 0 {
 		s.Utilization = 100 * float64(s.DB.InUse) / float64(s.DB.MaxOpenConnections)
 	}
@@ -55,17 +71,48 @@ func (p *Pool) Stats() Stats {
 	return s
 }
 
-// noteErr records err as the last error when it is a failure worth
-// reporting: not a caller's cancellation, not a constraint violation the
-// caller handles.
+// poolCounts are the pool's own counters of Stats.
+type poolCounts struct {
+	timedOut, appErrors                                       atomic.Int64
+	exhaustedPostgres, exhaustedPgBouncer, exhaustedSupavisor atomic.Int64
+}
+
+// noteErr sees every failed attempt. It counts exhaustions by source and
+// records err as the last error when it is a failure worth reporting: not
+// a caller's cancellation, not a constraint violation the caller handles,
+// not an error of the application's own.
 func (p *Pool) noteErr(c Class, err error) {
-	if err == nil || c == OK || c == Canceled || c == Constraint {
+	if err == nil || c == OK || c == Canceled || c == Constraint || c == Application {
 		return
+	}
+	if c == Exhausted {
+		switch ExhaustionSource(err) {
+		case "postgres":
+			p.counts.exhaustedPostgres.Add(1)
+		case "pgbouncer":
+			p.counts.exhaustedPgBouncer.Add(1)
+		case "supavisor":
+			p.counts.exhaustedSupavisor.Add(1)
+		}
 	}
 	info := ErrorInfo{Class: c, Message: p.sanitize(err).Error(), At: time.Now()}
 	p.lastErrMu.Lock()
 	p.lastErr = info
 	p.lastErrMu.Unlock()
+}
+
+// endCall counts a call's outcome once, when it is over: err is what
+// the caller gets.
+func (p *Pool) endCall(err error) error {
+	if err != nil {
+		switch Classify(err) {
+		case Timeout:
+			p.counts.timedOut.Add(1)
+		case Application:
+			p.counts.appErrors.Add(1)
+		}
+	}
+	return err
 }
 
 // unwrapAll returns the innermost error of a chain, whose text is the

@@ -70,7 +70,7 @@ func (p *Pool) Transaction(ctx context.Context, fn func(ctx context.Context) err
 			p.log.Debug("tollgate: re-running transaction", "run", run+1, "err", p.sanitize(err))
 		}
 	}
-	return explain(err)
+	return p.endCall(explain(err))
 }
 
 // runTx is one run: BEGIN, fn, COMMIT or ROLLBACK, on the slot's connection.
