@@ -108,15 +108,12 @@ func New(p *pool.Pool, cfg Config) (*Migrator, error) {
 // openDirect opens the DirectURL with the pgx driver, in unnamed-statement
 // mode when it carries pgbouncer=true.
 func (m *Migrator) openDirect(raw string) error {
+	m.addSecretFrom(raw)
 	s, err := pool.ParseURL(raw)
 	if err != nil {
-		return fmt.Errorf("%w: DirectURL: %w", ErrInvalidConfig, err)
+		return m.scrub(fmt.Errorf("%w: DirectURL: %w", ErrInvalidConfig, err))
 	}
-	cc, err := pgx.ParseConfig(s.ConnString)
-	if err != nil {
-		m.addSecretFrom(raw)
-		return m.scrub(fmt.Errorf("%w: DirectURL %s: %w", ErrInvalidConfig, s.Redacted, err))
-	}
+	cc := s.ConnConfig()
 	if cc.Password != "" {
 		m.secrets = append(m.secrets, cc.Password)
 	}

@@ -96,13 +96,20 @@ type RetryConfig struct {
 // Config configures a [Pool]. The zero value works: it opens DATABASE_URL
 // with the profile chosen from APP_ENV or GO_ENV.
 type Config struct {
-	// DatabaseURL is a PostgreSQL URL or keyword/value DSN. Prisma-style
-	// parameters are read and removed before the driver sees it:
-	// connection_limit (MaxOpenConns), pool_timeout in seconds
-	// (QueueTimeout), pgbouncer=true (transaction-pooler mode: no named
-	// prepared statements), connect_timeout in seconds, and
-	// statement_cache_size. Settings given in this Config win over those
-	// parameters. Default: the DATABASE_URL environment variable.
+	// DatabaseURL is a PostgreSQL URL or keyword/value DSN, parsed by pgx
+	// as libpq would parse it. Prisma's parameters are read and removed
+	// before the driver sees it, each mapped or refused, never sent to the
+	// server: connection_limit (MaxOpenConns), pool_timeout in seconds
+	// (QueueTimeout; 0 waits without limit), socket_timeout in seconds
+	// (OpTimeout), pgbouncer=true (transaction-pooler mode: no named
+	// prepared statements), statement_cache_size, schema (search_path,
+	// quoted as Prisma quotes it), sslaccept (checked against sslmode);
+	// sslidentity (PKCS#12) is refused. connect_timeout, sslcert and
+	// sslpassword are libpq's as well, and pgx reads them as libpq does
+	// (sslcert is the client certificate and needs sslkey; Prisma's
+	// server-CA sslcert is libpq's sslrootcert). Numbers are whole decimal
+	// numbers. Settings given in this Config win over those parameters.
+	// Default: the DATABASE_URL environment variable.
 	DatabaseURL string
 	// Dialector, when set, is used instead of DatabaseURL: any GORM
 	// dialector, for example an embedded SQLite. Default: nil.
@@ -133,11 +140,12 @@ type Config struct {
 	// once with ErrQueueFull. Default: 10000.
 	MaxQueue int
 	// QueueTimeout bounds the wait for a slot (ErrQueueTimeout). Default:
-	// the URL's pool_timeout, else 10s (30s in Development).
+	// the URL's pool_timeout, else 10s (30s in Development). NoQueueTimeout
+	// waits until ctx ends (the URL's pool_timeout=0).
 	QueueTimeout time.Duration
 	// OpTimeout bounds one call once it holds a slot, unless ctx ends
 	// sooner. A Transaction's whole function gets TxTimeout instead.
-	// Default: 6s (30s in Development).
+	// Default: the URL's socket_timeout, else 6s (30s in Development).
 	OpTimeout time.Duration
 	// TxTimeout bounds one Transaction, all its statements included.
 	// Default: 2 × OpTimeout.
@@ -273,6 +281,9 @@ func (c Config) withDefaults(u *URLSettings) (Config, error) {
 	}
 	if c.OpTimeout == 0 {
 		c.OpTimeout = d.opTimeout
+		if u != nil && u.SocketTimeout > 0 {
+			c.OpTimeout = u.SocketTimeout
+		}
 	}
 	if c.TxTimeout == 0 {
 		c.TxTimeout = 2 * c.OpTimeout

@@ -91,10 +91,12 @@
 // # Configuration
 //
 // [Config]'s zero value works: it reads DATABASE_URL and picks the profile
-// from APP_ENV or GO_ENV. Prisma-style URL parameters (connection_limit,
-// pool_timeout, pgbouncer, connect_timeout, statement_cache_size) are
-// honoured and removed before the driver sees the URL; pgbouncer=true turns
-// off named prepared statements for transaction poolers. No error, log line
+// from APP_ENV or GO_ENV. The URL is parsed by pgx, as libpq parses it;
+// Prisma's parameters (connection_limit, pool_timeout, pgbouncer,
+// socket_timeout, statement_cache_size, schema, sslaccept, sslidentity)
+// are mapped or refused with an error naming them, and never sent to the
+// server; pgbouncer=true turns off named prepared statements for
+// transaction poolers. [ParseURL] shows what is read. No error, log line
 // or Stats field shows the password.
 //
 // The profiles (see [Profile]) carry the seed's budgets: Production 5

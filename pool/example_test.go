@@ -43,19 +43,25 @@ func Example() {
 	// max open: 5 limit: 3 processed: 2
 }
 
-// Prisma-style parameters are read and removed before the driver sees the
-// URL; the redacted form is safe to log.
+// pgx parses the URL; Prisma's parameters are read and taken out of what
+// it would send to the server. The redacted form is safe to log.
 func ExampleParseURL() {
 	s, err := pool.ParseURL("postgres://app:s3cret@db.internal:6543/app?pgbouncer=true&connection_limit=5&pool_timeout=10")
 	if err != nil {
 		fmt.Println(err)
 		return
 	}
-	fmt.Println(s.Redacted)
+	fmt.Println(s) // the redacted URL, as written
 	fmt.Println(s.PgBouncer, s.ConnectionLimit, s.PoolTimeout)
+	cc := s.ConnConfig()
+	fmt.Println(cc.Host, cc.Port, cc.Database, len(cc.RuntimeParams))
+	_, err = pool.ParseURL("postgres://app:s3cret@db.internal/app?pool_timeout=1.5")
+	fmt.Println(err)
 	// Output:
-	// postgres://app:xxxxx@db.internal:6543/app
+	// postgres://app:xxxxx@db.internal:6543/app?pgbouncer=true&connection_limit=5&pool_timeout=10
 	// true 5 10s
+	// db.internal 6543 app 0
+	// pool: invalid database URL: pool_timeout: must be a whole number from 0 to 86400 (seconds); Prisma and libpq read an integer, got "1.5"
 }
 
 // Classify reads the texts of PostgreSQL, PgBouncer and Supavisor.

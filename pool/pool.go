@@ -66,6 +66,7 @@ func Open(ctx context.Context, cfg Config) (*Pool, error) {
 	p := &Pool{cfg: cfg, log: cfg.Logger.With("component", "tollgate/pool")}
 	if u != nil {
 		p.url = *u
+		p.cfg.DatabaseURL = u.Redacted // the Pool keeps no secret in plain sight
 	}
 
 	gcfg := &gorm.Config{SkipDefaultTransaction: true, Logger: logger.Discard}
@@ -121,28 +122,32 @@ func Open(ctx context.Context, cfg Config) (*Pool, error) {
 }
 
 // openPostgres builds the *sql.DB over pgx's stdlib with the URL's
-// settings: transaction-pooler mode, statement cache, application name.
+// settings.
 func (p *Pool) openPostgres() (*sql.DB, error) {
-	cc, err := pgx.ParseConfig(p.url.ConnString)
-	if err != nil {
-		return nil, p.sanitize(fmt.Errorf("%w: %s: %v", ErrInvalidURL, p.url.Redacted, unwrapAll(err)))
-	}
+	return stdlib.OpenDB(*driverConfig(p.url, p.cfg)), nil
+}
+
+// driverConfig is the pgx configuration the pool connects with: what pgx
+// parsed from the URL minus Prisma's parameters, then transaction-pooler
+// mode, statement cache and application name.
+func driverConfig(u URLSettings, cfg Config) *pgx.ConnConfig {
+	cc := u.ConnConfig()
 	switch {
-	case p.cfg.PgBouncer:
+	case cfg.PgBouncer:
 		// Unnamed statements only: a transaction pooler hands each
 		// transaction a different server connection, where a named
 		// statement prepared earlier does not exist (42P05 / 26000).
 		cc.DefaultQueryExecMode = pgx.QueryExecModeExec
 		cc.StatementCacheCapacity = 0
 		cc.DescriptionCacheCapacity = 0
-	case p.url.StatementCacheSize == 0:
+	case u.StatementCacheSize == 0:
 		cc.DefaultQueryExecMode = pgx.QueryExecModeDescribeExec
 		cc.StatementCacheCapacity = 0
-	case p.url.StatementCacheSize > 0:
-		cc.StatementCacheCapacity = p.url.StatementCacheSize
+	case u.StatementCacheSize > 0:
+		cc.StatementCacheCapacity = u.StatementCacheSize
 	}
-	cc.RuntimeParams["application_name"] = p.cfg.ApplicationName
-	return stdlib.OpenDB(*cc), nil
+	cc.RuntimeParams["application_name"] = cfg.ApplicationName
+	return cc
 }
 
 // Do runs fn with a *gorm.DB bound to a ctx that carries the operation
@@ -199,11 +204,7 @@ func (p *Pool) Profile() Profile { return p.cfg.Profile }
 
 // Config returns the effective configuration, defaults filled in, with
 // the password removed from DatabaseURL.
-func (p *Pool) Config() Config {
-	c := p.cfg
-	c.DatabaseURL = p.url.Redacted
-	return c
-}
+func (p *Pool) Config() Config { return p.cfg }
 
 // Target names the database for logs and errors, without the password:
 // the redacted URL, or the dialector's name.

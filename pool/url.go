@@ -1,170 +1,206 @@
 package pool
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
-	"github.com/tollgate-db/tollgate/internal/redact"
-	"net/url"
-	"regexp"
+	"log/slog"
+	"math"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/tollgate-db/tollgate/internal/redact"
 )
 
-// URLSettings is what ParseURL reads out of a DATABASE_URL.
+// NoQueueTimeout, as Config.QueueTimeout, lets a call wait for a slot
+// until its ctx ends: what Prisma's pool_timeout=0 asks for.
+const NoQueueTimeout = time.Duration(math.MaxInt64)
+
+type tlsConfig = tls.Config
+
+// URLSettings is what ParseURL reads out of a DATABASE_URL. Printing it
+// (fmt's %v, %+v, %#v, %s) or logging it through log/slog shows only the
+// redacted URL.
 type URLSettings struct {
-	// ConnString is the URL or DSN with the Prisma-style parameters removed:
-	// what the driver is given. It still holds the password: never log it.
-	ConnString string
-	// Redacted is ConnString with the password replaced, safe to print.
+	// Redacted is the URL or DSN as written, secrets masked: safe to print.
 	Redacted string
 	// ConnectionLimit is connection_limit, 0 when absent.
 	ConnectionLimit int
-	// PoolTimeout is pool_timeout (seconds in the URL), 0 when absent.
+	// PoolTimeout is pool_timeout (whole seconds in the URL): 0 when absent,
+	// NoQueueTimeout for pool_timeout=0.
 	PoolTimeout time.Duration
 	// PgBouncer is pgbouncer=true: the URL points at a transaction pooler.
 	PgBouncer bool
-	// ConnectTimeout is connect_timeout (seconds), 0 when absent. It stays in
-	// ConnString too, since the driver understands it.
+	// ConnectTimeout is connect_timeout (whole seconds), 0 when absent or 0
+	// (no limit, as in libpq and Prisma). pgx reads it itself.
 	ConnectTimeout time.Duration
+	// SocketTimeout is Prisma's socket_timeout (whole seconds), the longest
+	// one call may take: it becomes OpTimeout. 0 when absent.
+	SocketTimeout time.Duration
 	// StatementCacheSize is statement_cache_size; -1 when absent.
 	StatementCacheSize int
+	// Schema is Prisma's schema, sent as search_path; "" when absent.
+	Schema string
 	// ApplicationName is application_name when the URL sets it.
 	ApplicationName string
 
-	secrets []string // the password as written and decoded, for scrubbing
+	p *parsed // behind a pointer, so that printing a struct holding URLSettings shows an address, never a secret
+}
+
+// parsed is what ParseURL got from pgx: it holds the password.
+type parsed struct {
+	config  *pgx.ConnConfig
+	secrets []string // every secret as written and as decoded, for redact.Text
+}
+
+// ConnConfig returns a copy of the configuration pgx parsed from the URL,
+// Prisma's parameters taken out: what the driver is given. It holds the
+// password: never log it. It is nil for the zero URLSettings.
+func (s URLSettings) ConnConfig() *pgx.ConnConfig {
+	if s.p == nil {
+		return nil
+	}
+	return s.p.config.Copy()
+}
+
+// String returns the redacted URL.
+func (s URLSettings) String() string { return s.Redacted }
+
+// GoString returns the redacted URL, for %#v.
+func (s URLSettings) GoString() string { return "pool.URLSettings{" + strconv.Quote(s.Redacted) + "}" }
+
+// LogValue logs the redacted URL and the Prisma settings read from it.
+func (s URLSettings) LogValue() slog.Value {
+	return slog.GroupValue(
+		slog.String("url", s.Redacted),
+		slog.Int("connection_limit", s.ConnectionLimit),
+		slog.Duration("pool_timeout", s.PoolTimeout),
+		slog.Bool("pgbouncer", s.PgBouncer),
+	)
+}
+
+// Scrub returns msg with the URL's secrets, in every form they were
+// given, and those of any DSN in msg, masked.
+func (s URLSettings) Scrub(msg string) string {
+	if s.p == nil {
+		return redact.Text(msg)
+	}
+	return redact.Text(msg, s.p.secrets...)
 }
 
 // ErrInvalidURL is wrapped by every error ParseURL returns. Its messages
-// never contain the password or the full URL.
+// name the parameter or part at fault and never quote the URL's userinfo
+// or query.
 var ErrInvalidURL = errors.New("pool: invalid database URL")
 
-// prismaParams are removed before the driver sees the URL: pgx would send
-// unknown keys to the server as startup parameters, which PgBouncer rejects.
-var prismaParams = []string{"connection_limit", "pool_timeout", "pgbouncer", "statement_cache_size", "schema"}
+// URLError is the error ParseURL returns: which parameter or part of the
+// URL is wrong and why. It matches ErrInvalidURL.
+type URLError struct {
+	Param  string // the parameter or part of the URL at fault, "" when unknown
+	Reason string // never quotes the URL's userinfo or query
+}
 
-// ParseURL reads the Prisma-style parameters of a PostgreSQL URL
-// ("postgres://…" or "postgresql://…") or keyword/value DSN and returns
-// them with the string the driver should be given.
+func (e *URLError) Error() string {
+	if e.Param == "" {
+		return ErrInvalidURL.Error() + ": " + e.Reason
+	}
+	return ErrInvalidURL.Error() + ": " + e.Param + ": " + e.Reason
+}
+
+// Is makes errors.Is(err, ErrInvalidURL) true.
+func (e *URLError) Is(target error) bool { return target == ErrInvalidURL }
+
+// ParseURL parses a PostgreSQL URL ("postgres://…" or "postgresql://…")
+// or keyword/value DSN with pgx's own parser (which reads both as libpq
+// does, and the environment's PG* variables), then takes Prisma's
+// parameters out of what pgx would send to the server as startup
+// parameters and maps them (see Config.DatabaseURL). What the driver gets
+// is what pgx parses from the string, minus Prisma's parameters. Leading
+// and trailing white space is ignored.
 func ParseURL(raw string) (URLSettings, error) {
-	s := URLSettings{StatementCacheSize: -1}
 	raw = strings.TrimSpace(raw)
 	if raw == "" {
-		return s, fmt.Errorf("%w: empty (set DATABASE_URL or Config.DatabaseURL)", ErrInvalidURL)
+		return URLSettings{}, &URLError{Reason: "empty (set DATABASE_URL or Config.DatabaseURL)"}
 	}
-	params := map[string]string{}
-	if strings.HasPrefix(raw, "postgres://") || strings.HasPrefix(raw, "postgresql://") {
-		u, err := url.Parse(raw)
-		if err != nil {
-			var ue *url.Error
-			if errors.As(err, &ue) {
-				err = ue.Err // url.Error repeats the whole input, password included
-			}
-			return s, fmt.Errorf("%w: %s", ErrInvalidURL, unquote(scrub(err.Error(), raw)))
-		}
-		if u.Host == "" && u.Query().Get("host") == "" {
-			return s, fmt.Errorf("%w: no host in %s", ErrInvalidURL, u.Redacted())
-		}
-		q, err := url.ParseQuery(u.RawQuery)
-		if err != nil {
-			return s, fmt.Errorf("%w: query string of %s: %s", ErrInvalidURL, redactURL(u), unquote(scrub(err.Error(), raw)))
-		}
-		for k, v := range q {
-			if len(v) > 0 {
-				params[k] = v[len(v)-1]
-			}
-		}
-		if pw, ok := u.User.Password(); ok && pw != "" {
-			s.secrets = append(s.secrets, pw)
-		}
-		if i := strings.Index(raw, "://"); i >= 0 {
-			if pw := rawPassword(raw[i+3:]); pw != "" {
-				s.secrets = append(s.secrets, pw)
-			}
-		}
-		if pw := q.Get("password"); pw != "" {
-			s.secrets = append(s.secrets, pw, url.QueryEscape(pw))
-		}
-		if v := q.Get("schema"); v != "" && !q.Has("search_path") {
-			q.Set("search_path", v) // Prisma's schema is PostgreSQL's search_path
-		}
-		for _, k := range prismaParams {
-			q.Del(k)
-		}
-		u.RawQuery = q.Encode()
-		s.ConnString = u.String()
-		s.Redacted = redactURL(u)
-	} else if strings.Contains(raw, "://") {
-		return s, fmt.Errorf("%w: scheme must be postgres:// or postgresql://", ErrInvalidURL)
-	} else {
-		kv, err := parseKeywordValue(raw)
-		if err != nil {
-			return s, fmt.Errorf("%w: %w", ErrInvalidURL, err)
-		}
-		var b, r strings.Builder
-		for _, p := range kv {
-			params[p.k] = p.v
-			if isPrisma(p.k) {
-				continue
-			}
-			if b.Len() > 0 {
-				b.WriteByte(' ')
-				r.WriteByte(' ')
-			}
-			b.WriteString(p.k + "=" + quoteDSN(p.v))
-			if p.k == "password" {
-				r.WriteString("password=xxxxx")
-				if p.v != "" {
-					s.secrets = append(s.secrets, p.v)
-				}
-			} else {
-				r.WriteString(p.k + "=" + quoteDSN(p.v))
-			}
-		}
-		s.ConnString, s.Redacted = b.String(), r.String()
+	secrets := redact.Secrets(raw)
+	if err := checkScheme(raw); err != nil {
+		return URLSettings{}, err
 	}
-
-	if v, ok := params["connection_limit"]; ok {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 {
-			return s, fmt.Errorf("%w: connection_limit must be a positive integer, got %q", ErrInvalidURL, v)
-		}
-		s.ConnectionLimit = n
+	cc, err := pgx.ParseConfig(raw)
+	if err != nil {
+		return URLSettings{}, explainParse(err, raw, secrets)
 	}
-	for _, f := range []struct {
-		key string
-		dst *time.Duration
-	}{{"pool_timeout", &s.PoolTimeout}, {"connect_timeout", &s.ConnectTimeout}} {
-		if v, ok := params[f.key]; ok {
-			n, err := strconv.ParseFloat(v, 64)
-			if err != nil || n < 0 || n > 86400 {
-				return s, fmt.Errorf("%w: %s must be a number of seconds between 0 and 86400, got %q", ErrInvalidURL, f.key, v)
-			}
-			*f.dst = time.Duration(n * float64(time.Second))
-		}
+	if cc.Password != "" { // also from PGPASSWORD or the passfile
+		secrets = append(secrets, cc.Password)
 	}
-	if v, ok := params["pgbouncer"]; ok {
-		b, err := strconv.ParseBool(v)
-		if err != nil {
-			return s, fmt.Errorf("%w: pgbouncer must be true or false, got %q", ErrInvalidURL, v)
-		}
-		s.PgBouncer = b
+	if err := checkKeyCase(cc.RuntimeParams); err != nil {
+		return URLSettings{}, err
 	}
-	if v, ok := params["statement_cache_size"]; ok {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 0 {
-			return s, fmt.Errorf("%w: statement_cache_size must be a non-negative integer, got %q", ErrInvalidURL, v)
-		}
-		s.StatementCacheSize = n
+	s := URLSettings{Redacted: redact.DSN(raw), StatementCacheSize: -1, ConnectTimeout: cc.ConnectTimeout}
+	if err := s.takePrisma(cc, raw); err != nil {
+		return URLSettings{}, err
 	}
-	s.ApplicationName = params["application_name"]
-	s.secrets = append(s.secrets, redact.Secrets(raw)...)
-	s.Redacted = redact.DSN(s.ConnString)
+	s.ApplicationName = cc.RuntimeParams["application_name"]
+	s.p = &parsed{config: cc, secrets: secrets}
 	return s, nil
 }
 
-func isPrisma(k string) bool {
-	for _, p := range prismaParams {
+// checkScheme refuses URLs pgx would read as keyword/value DSNs.
+func checkScheme(raw string) error {
+	i := strings.Index(raw, "://")
+	if i <= 0 || strings.IndexFunc(raw[:i], func(r rune) bool {
+		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '+' || r == '-' || r == '.')
+	}) >= 0 {
+		return nil // no scheme: a keyword/value DSN
+	}
+	switch scheme := raw[:i]; {
+	case scheme == "postgres" || scheme == "postgresql":
+		return nil
+	case strings.EqualFold(scheme, "postgres") || strings.EqualFold(scheme, "postgresql"):
+		return &URLError{Param: "scheme", Reason: "write postgres:// or postgresql:// in lower case (pgx, like libpq, reads any other spelling as a keyword/value DSN)"}
+	}
+	return &URLError{Param: "scheme", Reason: "must be postgres:// or postgresql://"}
+}
+
+// libpqKeys are the connection parameters pgx reads itself; a key that
+// differs from one of them (or from Prisma's) only in case would go to the
+// server as a startup parameter.
+var libpqKeys = []string{
+	"host", "hostaddr", "port", "dbname", "database", "user", "password", "passfile", "connect_timeout",
+	"sslmode", "sslkey", "sslcert", "sslcertmode", "sslrootcert", "sslnegotiation", "sslpassword", "sslsni",
+	"krbspn", "krbsrvname", "target_session_attrs", "service", "servicefile", "min_protocol_version",
+	"max_protocol_version", "channel_binding", "require_auth", "application_name", "options",
+	"statement_cache_capacity", "description_cache_capacity", "default_query_exec_mode",
+}
+
+func checkKeyCase(params map[string]string) error {
+	for k := range params {
+		lk := strings.ToLower(k)
+		if lk == k {
+			continue
+		}
+		if isPrisma(lk) || contains(libpqKeys, lk) {
+			return &URLError{Param: k, Reason: fmt.Sprintf("parameter names are lower case: write %s (pgx would send %s to the server as a startup parameter)", lk, k)}
+		}
+	}
+	return nil
+}
+
+// prismaParams are Prisma's connection-URL parameters that pgx does not
+// read itself. connect_timeout, sslcert and sslpassword are libpq's too:
+// pgx reads them (see Config.DatabaseURL).
+var prismaParams = []string{
+	"connection_limit", "pool_timeout", "pgbouncer", "socket_timeout", "statement_cache_size",
+	"schema", "sslidentity", "sslaccept",
+}
+
+func isPrisma(k string) bool { return contains(prismaParams, k) }
+
+func contains(list []string, k string) bool {
+	for _, p := range list {
 		if k == p {
 			return true
 		}
@@ -172,126 +208,142 @@ func isPrisma(k string) bool {
 	return false
 }
 
-func redactURL(u *url.URL) string {
-	c := *u
-	if c.User != nil {
-		if _, has := c.User.Password(); has {
-			c.User = url.UserPassword(c.User.Username(), "xxxxx")
+// takePrisma reads Prisma's parameters out of cc.RuntimeParams, deletes
+// them and applies what pgx needs (search_path for schema).
+func (s *URLSettings) takePrisma(cc *pgx.ConnConfig, raw string) error {
+	rp := cc.RuntimeParams
+	get := func(k string) (string, bool) {
+		v, ok := rp[k]
+		delete(rp, k)
+		return v, ok
+	}
+	if v, ok := get("connection_limit"); ok {
+		n, err := wholeNumber("connection_limit", v, 1, 100000)
+		if err != nil {
+			return err
+		}
+		s.ConnectionLimit = int(n)
+	}
+	if v, ok := get("pool_timeout"); ok {
+		n, err := wholeNumber("pool_timeout", v, 0, 86400)
+		if err != nil {
+			return err
+		}
+		s.PoolTimeout = time.Duration(n) * time.Second
+		if n == 0 {
+			s.PoolTimeout = NoQueueTimeout // Prisma: 0 waits as long as it takes
 		}
 	}
-	q := c.Query()
-	if q.Has("password") {
-		q.Set("password", "xxxxx")
-		c.RawQuery = q.Encode()
+	if v, ok := get("socket_timeout"); ok {
+		n, err := wholeNumber("socket_timeout", v, 1, 86400)
+		if err != nil {
+			return err
+		}
+		s.SocketTimeout = time.Duration(n) * time.Second
 	}
-	return c.String()
-}
-
-// scrub removes the password of raw from msg, whatever the parser quoted.
-func scrub(msg, raw string) string {
-	if i := strings.Index(raw, "://"); i >= 0 {
-		if pw := rawPassword(raw[i+3:]); pw != "" {
-			msg = strings.ReplaceAll(msg, pw, "xxxxx")
+	if v, ok := get("statement_cache_size"); ok {
+		n, err := wholeNumber("statement_cache_size", v, 0, 100000)
+		if err != nil {
+			return err
+		}
+		s.StatementCacheSize = int(n)
+	}
+	if v, ok := get("pgbouncer"); ok {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return &URLError{Param: "pgbouncer", Reason: "must be true or false" + got(v)}
+		}
+		s.PgBouncer = b
+	}
+	if v, ok := get("schema"); ok {
+		if v == "" {
+			return &URLError{Param: "schema", Reason: "is empty"}
+		}
+		if _, both := rp["search_path"]; both {
+			return &URLError{Param: "schema", Reason: "set together with search_path: keep one (Prisma's schema is sent as search_path)"}
+		}
+		// Quoted as Prisma quotes it: the name is taken as written.
+		rp["search_path"] = `"` + strings.ReplaceAll(v, `"`, `""`) + `"`
+		s.Schema = v
+	}
+	if _, ok := get("sslidentity"); ok {
+		return &URLError{Param: "sslidentity", Reason: "Prisma's PKCS#12 client identity is not supported by pgx: " +
+			"convert it to PEM (openssl pkcs12 -in id.p12 -clcerts -nokeys -out client.crt; openssl pkcs12 -in id.p12 -nocerts -nodes -out client.key) " +
+			"and set sslcert and sslkey (sslpassword then decrypts an encrypted key, as in libpq)"}
+	}
+	if v, ok := get("sslaccept"); ok {
+		if err := checkSSLAccept(v, cc); err != nil {
+			return err
 		}
 	}
-	return msg
+	if v, ok := redact.Param(raw, "connect_timeout"); ok {
+		// pgx multiplies the seconds without an overflow check
+		// (36028797018963968 becomes 0, no limit): keep them in range.
+		if _, err := wholeNumber("connect_timeout", strings.TrimPrefix(strings.TrimSpace(v), "+"), 0, 86400); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
-var quoted = regexp.MustCompile(`"[^"]*"`)
-
-// unquote drops the quoted fragments net/url puts in its messages: they
-// may hold part of a malformed password.
-func unquote(msg string) string {
-	return strings.Join(strings.Fields(quoted.ReplaceAllString(msg, "")), " ")
+// checkSSLAccept maps Prisma's sslaccept onto what sslmode already asked
+// pgx for, and refuses a contradiction rather than guess.
+func checkSSLAccept(v string, cc *pgx.ConnConfig) error {
+	verifies, tls := true, false
+	tcs := []*tlsConfig{cc.TLSConfig}
+	for _, f := range cc.Fallbacks {
+		tcs = append(tcs, f.TLSConfig)
+	}
+	for _, tc := range tcs {
+		if tc == nil {
+			verifies = false
+			continue
+		}
+		tls = true
+		if tc.InsecureSkipVerify && tc.VerifyPeerCertificate == nil {
+			verifies = false
+		}
+	}
+	switch v {
+	case "strict":
+		if !verifies {
+			return &URLError{Param: "sslaccept", Reason: "strict asks for a verified server certificate, which pgx (like libpq) checks only with sslmode=verify-full (or verify-ca, or require with sslrootcert): set one of them"}
+		}
+	case "accept_invalid_certs":
+		if tls && verifies {
+			return &URLError{Param: "sslaccept", Reason: "accept_invalid_certs contradicts sslmode=verify-ca/verify-full (or sslrootcert): drop one of them"}
+		}
+	default:
+		return &URLError{Param: "sslaccept", Reason: "must be strict or accept_invalid_certs" + got(v)}
+	}
+	return nil
 }
 
-// rawPassword is the password part of "user:password@host…" as written.
-func rawPassword(rest string) string {
-	if end := strings.IndexAny(rest, "/?#"); end >= 0 && !strings.Contains(rest[:end], "@") {
+// wholeNumber reads a decimal count of what name counts, from lo to hi,
+// as Prisma (an unsigned integer) and libpq (strtol) read theirs: no
+// fraction, exponent, hex, NaN or infinity.
+func wholeNumber(name, v string, lo, hi uint64) (uint64, error) {
+	n, err := strconv.ParseUint(v, 10, 64)
+	if err != nil || n < lo || n > hi || v == "" || v[0] < '0' || v[0] > '9' {
+		reason := fmt.Sprintf("must be a whole number from %d to %d", lo, hi)
+		if strings.HasSuffix(name, "timeout") {
+			reason += " (seconds)"
+		}
+		if strings.ContainsAny(v, ".eEpPxX") {
+			reason += "; Prisma and libpq read an integer"
+		}
+		return 0, &URLError{Param: name, Reason: reason + got(v)}
+	}
+	return n, nil
+}
+
+// got quotes a value of Prisma's parameters when it is short and plain
+// enough to be no secret.
+func got(v string) string {
+	if len(v) > 24 || strings.IndexFunc(v, func(r rune) bool {
+		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("._+-", r))
+	}) >= 0 {
 		return ""
 	}
-	if at := strings.LastIndex(rest, "@"); at >= 0 {
-		if c := strings.Index(rest[:at], ":"); c >= 0 && c+1 < at {
-			return rest[c+1 : at]
-		}
-	}
-	return ""
-}
-
-// Scrub returns msg with the URL's secrets, in every form it was given,
-// and those of any DSN in it, masked.
-func (s URLSettings) Scrub(msg string) string {
-	return redact.Text(msg, s.secrets...)
-}
-
-type kvPair struct{ k, v string }
-
-// parseKeywordValue reads a libpq keyword/value string: key=value pairs
-// separated by spaces, values optionally single-quoted with \ escapes.
-func parseKeywordValue(s string) ([]kvPair, error) {
-	var out []kvPair
-	for {
-		s = strings.TrimLeft(s, " \t\n\r")
-		if s == "" {
-			return out, nil
-		}
-		eq := strings.IndexByte(s, '=')
-		if eq <= 0 {
-			return nil, errors.New("keyword/value DSN: expected key=value")
-		}
-		key := strings.TrimSpace(s[:eq])
-		if !validKey(key) {
-			return nil, errors.New("keyword/value DSN: malformed key (want letters, digits and _)")
-		}
-		s = strings.TrimLeft(s[eq+1:], " \t")
-		var val strings.Builder
-		if strings.HasPrefix(s, "'") {
-			s = s[1:]
-			closed := false
-			for i := 0; i < len(s); i++ {
-				switch s[i] {
-				case '\\':
-					if i+1 < len(s) {
-						i++
-						val.WriteByte(s[i])
-					}
-				case '\'':
-					s, closed = s[i+1:], true
-				default:
-					val.WriteByte(s[i])
-					continue
-				}
-				if closed {
-					break
-				}
-			}
-			if !closed {
-				return nil, fmt.Errorf("keyword/value DSN: unterminated quote in %s", key)
-			}
-		} else {
-			end := strings.IndexAny(s, " \t\n\r")
-			if end < 0 {
-				end = len(s)
-			}
-			val.WriteString(s[:end])
-			s = s[end:]
-		}
-		out = append(out, kvPair{key, val.String()})
-	}
-}
-
-func validKey(k string) bool {
-	for _, r := range k {
-		if !(r == '_' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9') {
-			return false
-		}
-	}
-	return k != ""
-}
-
-func quoteDSN(v string) string {
-	if v != "" && !strings.ContainsAny(v, " '\\\t") {
-		return v
-	}
-	return "'" + strings.NewReplacer(`\`, `\\`, `'`, `\'`).Replace(v) + "'"
+	return fmt.Sprintf(", got %q", v)
 }

@@ -2,16 +2,15 @@ package main
 
 import (
 	"context"
-	"errors"
+	"database/sql"
 	"fmt"
 	"io"
 	"log/slog"
-	"net/url"
 	"os"
-	"strings"
 	"time"
 
 	"github.com/glebarez/sqlite"
+	"github.com/jackc/pgx/v5/stdlib"
 	"gorm.io/driver/postgres"
 	"gorm.io/gorm"
 	"gorm.io/gorm/logger"
@@ -86,11 +85,7 @@ func openTarget(ctx context.Context, c *config, mode, runID string) (*target, er
 			if err != nil {
 				return nil, err
 			}
-			conn, err := withAppName(s.ConnString, t.appName)
-			if err != nil {
-				return nil, fmt.Errorf("baseline: %s: %w", s.Redacted, err)
-			}
-			d = postgres.Open(conn)
+			d = postgres.New(postgres.Config{Conn: openAs(s, t.appName)})
 		} else {
 			d = sqlite.Open(sqliteDSN(c.SQLitePath))
 		}
@@ -113,19 +108,12 @@ func openTarget(ctx context.Context, c *config, mode, runID string) (*target, er
 	return t, nil
 }
 
-// withAppName sets application_name in a URL or keyword/value DSN.
-func withAppName(conn, name string) (string, error) {
-	if strings.Contains(conn, "://") {
-		u, err := url.Parse(conn)
-		if err != nil {
-			return "", errors.New("cannot parse the database URL")
-		}
-		q := u.Query()
-		q.Set("application_name", name)
-		u.RawQuery = q.Encode()
-		return u.String(), nil
-	}
-	return conn + " application_name=" + name, nil
+// openAs opens what pgx parsed from the URL (Prisma's parameters taken
+// out) as application_name, which the monitor uses to tell the modes apart.
+func openAs(s pool.URLSettings, name string) *sql.DB {
+	cc := s.ConnConfig()
+	cc.RuntimeParams["application_name"] = name
+	return stdlib.OpenDB(*cc)
 }
 
 // scrubErr masks the URL's secrets, and those of any DSN, in err's text.
@@ -189,11 +177,7 @@ func ensureTable(ctx context.Context, c *config) error {
 		if err != nil {
 			return err
 		}
-		conn, err := withAppName(s.ConnString, "lt_setup")
-		if err != nil {
-			return err
-		}
-		d = postgres.Open(conn)
+		d = postgres.New(postgres.Config{Conn: openAs(s, "lt_setup")})
 		ddl = []string{
 			`CREATE TABLE IF NOT EXISTS ` + tb + ` (id bigserial PRIMARY KEY, k bigint NOT NULL, run text NOT NULL,
 				user_id integer NOT NULL, payload text NOT NULL, created_at timestamptz NOT NULL DEFAULT now())`,

@@ -57,14 +57,7 @@ func startObserver(ctx context.Context, c *config, app string) (*observer, error
 	if err != nil {
 		return nil, fmt.Errorf("monitor url: %w", err)
 	}
-	conn, err := withAppName(s.ConnString, "lt_monitor")
-	if err != nil {
-		return nil, err
-	}
-	db, err := sql.Open("pgx", conn)
-	if err != nil {
-		return nil, fmt.Errorf("monitor: %s: %w", s.Redacted, err)
-	}
+	db := openAs(s, "lt_monitor")
 	db.SetMaxOpenConns(2)
 	db.SetMaxIdleConns(2)
 	ctx, cancel := context.WithCancel(ctx)

@@ -27,6 +27,13 @@ func IsSecretKey(key string) bool {
 	return false
 }
 
+// looksSecret is what the redactor hides: any key with "password" in it,
+// in any case, so that a key pgx would mangle or forward (?password,
+// PGPASSWORD, password_) is hidden too.
+func looksSecret(key string) bool {
+	return strings.Contains(asciiLower(key), "password")
+}
+
 // DSN returns s, a PostgreSQL URL ("scheme://…") or keyword/value DSN,
 // with every secret replaced by [Mask] and everything else kept as
 // written. It never fails: a string that does not parse is masked

@@ -55,7 +55,7 @@ func urlSpans(s string, rest int) []span {
 		case eq < 0:
 			// Not a pair: maybe the tail of a password with a raw '&'.
 			out = append(out, span{pos, pos + len(pair)})
-		case IsSecretKey(lenientDecode(pair[:eq])):
+		case looksSecret(lenientDecode(pair[:eq])):
 			out = append(out, span{pos + eq + 1, pos + len(pair)})
 		}
 		pos += len(pair) + 1
@@ -144,7 +144,7 @@ func kvSpans(s string) []span {
 		if !ok {
 			return append(out, span{v, len(s)})
 		}
-		if IsSecretKey(key) {
+		if looksSecret(key) {
 			out = append(out, span{v, end})
 		}
 		pos = end
@@ -253,4 +253,49 @@ func asciiLower(s string) string {
 		}
 	}
 	return string(b)
+}
+
+// Param returns the value of the last key=value pair of the DSN s whose
+// key is exactly key, decoded as libpq would (percent-escapes in a URL's
+// query, quotes and backslashes in a keyword/value DSN). It reads
+// leniently and is meant for explaining errors, not for connecting.
+func Param(s, key string) (string, bool) {
+	var val string
+	var found bool
+	if rest := schemeEnd(s); rest >= 0 {
+		q := strings.IndexByte(s[rest:], '?')
+		if q < 0 {
+			return "", false
+		}
+		for _, pair := range strings.Split(s[rest+q+1:], "&") {
+			k, v, ok := strings.Cut(pair, "=")
+			if ok && strings.Trim(lenientDecode(k), " ") == key {
+				val, found = strings.Trim(lenientDecode(v), " "), true
+			}
+		}
+		return val, found
+	}
+	pos := 0
+	for {
+		for pos < len(s) && isSpace(s[pos]) {
+			pos++
+		}
+		eq := strings.IndexByte(s[pos:], '=')
+		if pos == len(s) || eq < 0 {
+			return val, found
+		}
+		k := strings.Trim(s[pos:pos+eq], " \t\n\r\v\f")
+		v := pos + eq + 1
+		for v < len(s) && isSpace(s[v]) {
+			v++
+		}
+		end, ok := kvValueEnd(s, v)
+		if k == key {
+			val, found = unescapeKV(s[v:end]), true
+		}
+		if !ok || strings.IndexAny(k, " \t\n\r\v\f") >= 0 {
+			return val, found
+		}
+		pos = end
+	}
 }
