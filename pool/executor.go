@@ -8,102 +8,79 @@ import (
 	"time"
 )
 
-// ExecutorConfig configures a standalone [Executor]. Pool builds one from
-// its Config; the fields mean the same as there.
-type ExecutorConfig struct {
-	// MaxConcurrent bounds the calls running at once. Default: 1.
-	MaxConcurrent int
-	// MinConcurrent is the floor of the adaptive limit. Default: 1.
-	MinConcurrent int
-	// MaxQueue bounds the waiting calls. Default: 10000.
-	MaxQueue int
-	// QueueTimeout bounds the wait for a slot. Default: 10s.
-	QueueTimeout time.Duration
-	// OpTimeout bounds one attempt once it holds a slot. Default: 6s.
-	OpTimeout time.Duration
-	// Retry bounds retries.
-	Retry RetryConfig
-	// Classify decides what an error means. Default: the package's Classify.
-	Classify func(error) Class
-	// Tracer observes every call (see [Tracer]); nil turns tracing off
-	// and costs one nil check per call. Default: nil.
-	Tracer Tracer
-
-	// The hooks below run synchronously on the goroutine of the call that
-	// caused the event, with no lock held. Default: nil each.
-
-	// OnExhausted is called when an Exhausted error lowered the limit (or
-	// found it at its floor), at most once per burst of such errors: on
-	// the goroutine of the call whose attempt failed, after its slot was
-	// released.
-	OnExhausted func(ExhaustedEvent)
-	// OnLimitChange is called when the adaptive limit changes: on the
-	// goroutine of the call whose release changed it, or of SetCeiling.
-	OnLimitChange func(LimitChangeEvent)
-	// OnRetry is called before each retry, after its backoff, on the
-	// retrying caller's goroutine. Attempt is 2 for the first retry.
-	OnRetry func(RetryEvent)
-	// OnError is called for every failed attempt and every call refused
-	// by the queue, retried or not, except cancellations, on the caller's
-	// goroutine.
-	OnError func(ErrorEvent)
-}
-
 // Executor admits calls in FIFO order, at most Limit() at a time, with a
 // bounded queue, a queue timeout, an operation timeout, safe retries and an
 // adaptive limit. It is what every Pool call goes through; it is exported
 // so that other work can share the same discipline, and so that it can be
 // measured without a database. It is safe for concurrent use.
+//
+// What a call costs: on the fast path (a free slot, nobody queued) one
+// lock hold to take the slot, one to give it back, and one allocation for
+// the operation context. A call that queues parks on its own channel
+// (reused, one per executor's waiter), with no timer and no callback of
+// its own: one timer serves the queue's head, one the earliest operation
+// deadline, and a ctx that can end is watched by the wait itself.
 type Executor struct {
 	cfg ExecutorConfig
 	tr  tracers
 
+	// mu guards every field below it up to the counters. It is a leaf
+	// lock: nothing else is locked while it is held (an opCtx's own lock is
+	// taken only without it), and hooks and tracers run after it is
+	// released. A slot is counted in inFlight from its grant to its one
+	// release, both under mu.
+	//
+	// Invariants, true whenever mu is free:
+	//   - queue non-empty implies inFlight >= limit: no waiter sits while
+	//     a slot is free (every change that frees a slot or raises the
+	//     limit ends with grantLocked);
+	//   - MinConcurrent <= limit = min(target, ceiling) <= ceiling <= MaxConcurrent;
+	//   - inFlight may exceed limit after a decrease (exhaustion or
+	//     SetCeiling): the calls running finish, none is admitted until
+	//     inFlight is below limit again;
+	//   - a waiter's done is set once, by a grant, the queue timer, Close,
+	//     or its own ctx's end, and only the first three send on ready.
 	mu       sync.Mutex
-	limit    int // min(target, ceiling)
-	target   int // where the adaptive algorithm wants the limit
-	ceiling  int // SetCeiling's bound, ≤ MaxConcurrent
 	inFlight int
 	queue    waitList
-	closed   bool
-	drained  chan struct{} // closed when closed && inFlight == 0
+	free     *waiter // waiters kept for reuse, linked by next
+	nfree    int
+	qt       *time.Timer // the queue head's timeout
+	qtArmed  bool
+	qtAt     time.Time
+	ops      opList // attempts in flight under an opCtx, by deadline
+	lim      adaptiveLimit
 
-	successes    int       // successes since the limit last changed, under mu
-	lastDecrease time.Time // under mu
+	closed   bool          // Close was called: new calls are refused
+	hard     bool          // Close's ctx ended: queued calls were failed, retries refused
+	retrying int           // calls between attempts (backing off), counted while closing
+	drained  chan struct{} // closed once closed, nothing runs, and nothing is left to run
+	isDrain  bool          // drained is closed
 
 	budget retryBudget
 	waits  waitHistogram
 
-	processed, failed, retried, rejected, timedOut, canceled atomic.Int64
-	exhaustions, decreases, increases                        atomic.Int64
+	processed, failed, retried, rejected, timedOut, canceled, exhaustions atomic.Int64
 }
 
 // NewExecutor returns an Executor; zero fields take their defaults. It
 // fails on negative values and on MinConcurrent > MaxConcurrent.
 func NewExecutor(cfg ExecutorConfig) (*Executor, error) {
-	if cfg.MaxConcurrent == 0 {
-		cfg.MaxConcurrent = 1
-	}
-	// The same validation and defaults as a Pool's Config, with the
-	// timeouts its doc promises (Production's: 10s in the queue, 6s a call).
-	c, err := Config{
-		Profile: Production, MaxOpenConns: max(cfg.MaxConcurrent, 1),
-		MaxConcurrent: cfg.MaxConcurrent, MinConcurrent: cfg.MinConcurrent, MaxQueue: cfg.MaxQueue,
-		QueueTimeout: cfg.QueueTimeout, OpTimeout: cfg.OpTimeout, Retry: cfg.Retry,
-	}.withDefaults(nil)
+	cfg, err := cfg.withDefaults()
 	if err != nil {
 		return nil, err
 	}
-	cfg.MinConcurrent, cfg.MaxQueue = c.MinConcurrent, c.MaxQueue
-	cfg.QueueTimeout, cfg.OpTimeout, cfg.Retry = c.QueueTimeout, c.OpTimeout, c.Retry
 	return newExecutor(cfg), nil
 }
 
+// newExecutor builds an Executor from a config whose defaults are filled in.
 func newExecutor(cfg ExecutorConfig) *Executor {
 	if cfg.Classify == nil {
 		cfg.Classify = Classify
 	}
 	e := &Executor{cfg: cfg, tr: newTracers(cfg.Tracer), drained: make(chan struct{})}
-	e.limit, e.target, e.ceiling = cfg.MaxConcurrent, cfg.MaxConcurrent, cfg.MaxConcurrent
+	e.ops.mu = &e.mu
+	e.lim.init(cfg.MinConcurrent, cfg.MaxConcurrent)
 	e.budget.init(cfg.Retry.Budget, cfg.Retry.BudgetBurst)
 	return e
 }
@@ -137,7 +114,14 @@ func NoRetry() CallOption { return CallOption{noRetry: true} }
 // Run runs fn once a slot is free, under OpTimeout, retrying as the
 // error's class and the options allow. ctx bounds the whole call: the wait
 // in the queue, every attempt and every backoff. The ctx given to fn is
-// ctx with the operation deadline.
+// ctx with the operation deadline; it is canceled when fn returns.
+//
+// Run returns fn's last error, or: ErrQueueFull (MaxQueue calls already
+// waiting), ErrQueueTimeout (no slot within QueueTimeout), ErrClosed
+// (Close was called, or its ctx ended while this call was still queued),
+// ctx's error (ctx ended first; a call whose ctx has already ended is
+// refused even when a slot is free), or fn's error joined with
+// ErrRetryBudget when a retry was due but the budget was spent.
 func (e *Executor) Run(ctx context.Context, fn func(context.Context) error, opts ...CallOption) error {
 	var o CallOption
 	for _, x := range opts {
@@ -152,33 +136,53 @@ func (e *Executor) Run(ctx context.Context, fn func(context.Context) error, opts
 	if e.tr.t != nil {
 		return e.runTraced(ctx, fn, o)
 	}
+	// The first attempt, spelled out here rather than through attempt, so
+	// that a caller parked in the queue has only Run and park on its stack.
 	var st callState
-	return e.run(ctx, fn, o, &st)
+	st.attempts = 1
+	var p pending
+	e.enter(ctx, o.timeout, false, &p)
+	if p.w != nil {
+		e.park(ctx, &p)
+	}
+	err := e.admitted(ctx, fn, &p, &st)
+	if err == nil || !e.retryable(err, o) {
+		return err
+	}
+	return e.retry(ctx, fn, o, err, &st)
 }
 
-// callState is what one call's attempts share: for the tracer's events.
+// callState is what one call's attempts share.
 type callState struct {
 	attempts int
 	wait     time.Duration
 }
 
-func (e *Executor) run(ctx context.Context, fn func(context.Context) error, o CallOption, st *callState) error {
-	err := e.attempt(ctx, fn, o.timeout, st)
-	if err == nil || !e.retryable(err, o) {
-		return err
-	}
-	return e.retryLoop(ctx, fn, o, err, st)
+// retry runs the retries of a call whose attempt failed with err.
+func (e *Executor) retry(ctx context.Context, fn func(context.Context) error, o CallOption, err error, st *callState) error {
+	e.mu.Lock()
+	e.retrying++
+	e.mu.Unlock()
+	err = e.retryLoop(ctx, fn, o, err, st)
+	e.mu.Lock()
+	e.retrying--
+	e.checkDrainedLocked()
+	e.mu.Unlock()
+	return err
 }
 
 // runTraced is Run with the Tracer's events around it.
 func (e *Executor) runTraced(ctx context.Context, fn func(context.Context) error, o CallOption) error {
 	start := time.Now()
 	e.mu.Lock()
-	queued := e.queue.len > 0 || e.inFlight >= e.limit
+	queued := e.queue.len > 0 || e.inFlight >= e.lim.limit
 	e.mu.Unlock()
 	ctx = e.tr.t.CallStart(ctx, CallStartEvent{Operation: o.op, Collection: o.coll, Tx: o.tx, Queued: queued})
 	var st callState
-	err := e.run(ctx, fn, o, &st)
+	err := e.attempt(ctx, fn, o.timeout, &st, false)
+	if err != nil && e.retryable(err, o) {
+		err = e.retry(ctx, fn, o, err, &st)
+	}
 	e.tr.t.CallEnd(ctx, CallEndEvent{
 		Err: err, Class: e.cfg.Classify(err), Attempts: st.attempts,
 		QueueWait: st.wait, Duration: time.Since(start),
@@ -186,57 +190,60 @@ func (e *Executor) runTraced(ctx context.Context, fn func(context.Context) error
 	return err
 }
 
-// attempt is one pass: wait for a slot, run fn under OpTimeout, release.
-func (e *Executor) attempt(ctx context.Context, fn func(context.Context) error, timeout time.Duration, st *callState) error {
+// attempt is one pass: wait for a slot, run fn under the operation
+// deadline, release. retry says it is a retry of a call already admitted
+// (which a draining executor still lets through).
+func (e *Executor) attempt(ctx context.Context, fn func(context.Context) error, timeout time.Duration, st *callState, retry bool) error {
 	st.attempts++
-	wait, err := e.acquire(ctx)
-	st.wait += wait
-	if err != nil {
-		return err
+	var p pending
+	e.enter(ctx, timeout, retry, &p)
+	if p.w != nil {
+		e.park(ctx, &p)
 	}
-	if e.tr.admit != nil {
-		e.tr.admit.CallAdmitted(ctx, AdmittedEvent{QueueWait: wait, Attempt: st.attempts})
+	return e.admitted(ctx, fn, &p, st)
+}
+
+// pending is one attempt on its way to a slot.
+type pending struct {
+	op      *opCtx  // the attempt's context; nil when fn runs on ctx itself
+	w       *waiter // set while queued, and after a grant until release
+	now     time.Time
+	timeout time.Duration
+	wait    time.Duration
+	err     error // why it got no slot
+}
+
+// enter takes a free slot at once, or refuses the attempt, or queues it
+// (p.w set: park next).
+func (e *Executor) enter(ctx context.Context, timeout time.Duration, retry bool, p *pending) {
+	// As x/sync's semaphore: an attempt whose ctx has ended fails even when
+	// a slot is free, so that nothing runs after its caller gave up.
+	if err := ctx.Err(); err != nil {
+		e.canceled.Add(1)
+		p.err = err
+		return
 	}
 	if timeout == 0 {
 		timeout = e.cfg.OpTimeout
 	}
-	panicked := true
-	defer func() {
-		if panicked { // fn panicked: free the slot, let the panic go on
-			e.release(Permanent, nil)
-		}
-	}()
-	err = e.call(ctx, fn, timeout)
-	panicked = false
-	c := e.cfg.Classify(err)
-	e.release(c, err)
-	if err != nil && c != Canceled && e.cfg.OnError != nil {
-		e.cfg.OnError(ErrorEvent{Class: c, Err: err})
+	p.now, p.timeout = time.Now(), timeout
+	if d, ok := ctx.Deadline(); !ok || d.Sub(p.now) > timeout {
+		p.op = newOpCtx(ctx) // else ctx's own deadline comes first: fn runs on ctx
 	}
-	return err
-}
-
-func (e *Executor) call(ctx context.Context, fn func(context.Context) error, timeout time.Duration) error {
-	if d, ok := ctx.Deadline(); !ok || time.Until(d) > timeout {
-		op := newOpCtx(ctx, timeout)
-		defer op.end()
-		return fn(op)
-	}
-	return fn(ctx)
-}
-
-// acquire takes a slot, waiting in FIFO order; it returns the wait.
-func (e *Executor) acquire(ctx context.Context) (time.Duration, error) {
 	e.mu.Lock()
-	if e.closed {
+	if e.closed && (!retry || e.hard) {
 		e.mu.Unlock()
-		return 0, ErrClosed
+		p.err = ErrClosed
+		return
 	}
-	if e.inFlight < e.limit && e.queue.len == 0 {
+	if e.inFlight < e.lim.limit && e.queue.len == 0 {
 		e.inFlight++
+		if p.op != nil {
+			e.ops.addLocked(p.op, p.now.Add(timeout))
+		}
 		e.mu.Unlock()
 		e.waits.observe(0)
-		return 0, nil
+		return
 	}
 	if e.queue.len >= e.cfg.MaxQueue {
 		e.mu.Unlock()
@@ -244,169 +251,195 @@ func (e *Executor) acquire(ctx context.Context) (time.Duration, error) {
 		if e.cfg.OnError != nil {
 			e.cfg.OnError(ErrorEvent{Class: Permanent, Err: ErrQueueFull})
 		}
-		return 0, ErrQueueFull
+		p.err = ErrQueueFull
+		return
 	}
-	if err := ctx.Err(); err != nil {
-		e.mu.Unlock()
-		return 0, err
-	}
-	w := newWaiter()
+	w := e.getWaiterLocked()
+	w.enqueued, w.op, w.timeout = p.now, p.op, timeout
 	e.queue.pushBack(w)
+	e.armQueueTimerLocked()
 	e.mu.Unlock()
+	p.w = w
+}
 
-	// The caller parks on one channel receive, the shallowest wait there
-	// is, so that 10 000 of them stay on their goroutines' smallest stacks;
-	// the timeout and ctx's end wake it from callbacks.
-	start := time.Now()
-	timer := time.AfterFunc(e.cfg.QueueTimeout, func() { e.abandon(w, ErrQueueTimeout) })
-	stop := context.AfterFunc(ctx, func() { e.abandon(w, ctx.Err()) })
-	<-w.ready
-	timer.Stop()
-	stop()
-	wait := time.Since(start)
+// park waits for a queued attempt's turn: a grant, the queue timeout,
+// Close, or the end of ctx. It parks on the waiter's channel, and on
+// ctx's when ctx can end, on a shallow stack, so that 10 000 waiters stay
+// on their goroutines' smallest stacks. The timeout comes from the queue's
+// one timer; a grant or Close from whoever holds mu.
+func (e *Executor) park(ctx context.Context, p *pending) {
+	w := p.w
+	if done := ctx.Done(); done == nil {
+		<-w.ready
+	} else {
+		select {
+		case <-w.ready:
+		case <-done:
+			e.left(ctx, p)
+			return
+		}
+	}
+	e.woken(p)
+}
+
+// left handles a waiter whose ctx ended: it leaves the queue at once, or,
+// when a grant (or the timer, or Close) came first, takes that outcome,
+// and gives a granted slot back unused.
+func (e *Executor) left(ctx context.Context, p *pending) {
+	w := p.w
+	e.mu.Lock()
+	if !w.done { // still queued: leave at once
+		e.queue.remove(w)
+		e.putWaiterLocked(w)
+		e.mu.Unlock()
+		p.w, p.err, p.wait = nil, ctx.Err(), time.Since(p.now)
+		e.canceled.Add(1)
+		return
+	}
+	e.mu.Unlock()
+	<-w.ready // the grant, timeout or Close already sent
+	if w.err != nil {
+		e.woken(p)
+		return
+	}
+	p.wait = w.granted.Sub(p.now)
+	if p.op != nil {
+		p.op.end()
+	}
+	e.mu.Lock()
+	e.inFlight--
+	if p.op != nil {
+		e.ops.removeLocked(p.op)
+	}
+	e.putWaiterLocked(w)
+	e.grantLocked()
+	e.mu.Unlock()
+	p.w, p.err = nil, ctx.Err()
+	e.canceled.Add(1)
+}
+
+// woken reads the outcome of a wait that ended with a send on ready.
+func (e *Executor) woken(p *pending) {
+	w := p.w
 	switch err := w.err; {
-	case err == nil:
-		e.waits.observe(wait)
-		return wait, nil
+	case err == nil: // granted: w stays with p until release recycles it
+		p.wait = w.granted.Sub(p.now)
+		e.waits.observe(p.wait)
 	case err == ErrQueueTimeout:
+		p.w, p.err, p.wait = nil, err, e.cfg.QueueTimeout
+		e.recycle(w)
 		e.timedOut.Add(1)
 		if e.cfg.OnError != nil {
 			e.cfg.OnError(ErrorEvent{Class: Permanent, Err: ErrQueueTimeout})
 		}
-		return wait, err
-	case err == ErrClosed:
-		return wait, err
-	default:
-		e.canceled.Add(1)
-		return wait, err
+	default: // ErrClosed
+		p.w, p.err, p.wait = nil, err, time.Since(p.now)
+		e.recycle(w)
 	}
 }
 
-// abandon takes w out of the queue with err, unless it was already
-// granted a slot or failed by Close.
-func (e *Executor) abandon(w *waiter, err error) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if w.done {
-		return
+// admitted runs fn for an attempt that got its slot, and releases it; for
+// one that got none it returns why.
+func (e *Executor) admitted(ctx context.Context, fn func(context.Context) error, p *pending, st *callState) error {
+	st.wait += p.wait
+	if p.err != nil {
+		return p.err
 	}
-	e.queue.remove(w)
-	w.done, w.err = true, err
-	w.ready <- struct{}{}
+	if e.tr.admit != nil {
+		e.tr.admit.CallAdmitted(ctx, AdmittedEvent{QueueWait: p.wait, Attempt: st.attempts})
+	}
+	runCtx := ctx
+	if p.op != nil {
+		runCtx = p.op
+	}
+	panicked := true
+	defer func() {
+		if panicked { // fn panicked: free the slot, let the panic go on
+			if p.op != nil {
+				p.op.end()
+			}
+			e.release(Permanent, nil, p.op, p.w)
+		}
+	}()
+	err := fn(runCtx)
+	panicked = false
+	if p.op != nil {
+		p.op.end()
+	}
+	c := e.cfg.Classify(err)
+	e.release(c, err, p.op, p.w)
+	if err != nil && c != Canceled && e.cfg.OnError != nil {
+		e.cfg.OnError(ErrorEvent{Class: c, Err: err})
+	}
+	return err
 }
 
-// release frees a slot and, on exhaustion, lowers the limit. err is the
-// attempt's error, c its class.
-func (e *Executor) release(c Class, err error) {
+// recycle puts back a waiter that holds no slot.
+func (e *Executor) recycle(w *waiter) {
 	e.mu.Lock()
-	ch := e.releaseLocked(c)
+	e.putWaiterLocked(w)
 	e.mu.Unlock()
-	e.report(ch, err)
 }
 
-// report runs the hooks for a limit change, without the lock.
-func (e *Executor) report(ch limitChange, err error) {
-	if !ch.happened {
-		return
-	}
-	if ch.old != ch.new && e.cfg.OnLimitChange != nil {
-		e.cfg.OnLimitChange(LimitChangeEvent{Old: ch.old, New: ch.new, Reason: ch.reason})
-	}
-	if ch.reason == LimitExhausted && e.cfg.OnExhausted != nil {
-		e.cfg.OnExhausted(ExhaustedEvent{Limit: ch.new, Err: err})
-	}
-}
-
-type limitChange struct {
-	happened bool
-	old, new int
-	reason   LimitReason
-}
-
-// decreaseCooldown keeps a burst of exhaustion errors, all caused by the
-// same oversubscription, from halving the limit once per error.
-const decreaseCooldown = 250 * time.Millisecond
-
-// setTargetLocked moves the adaptive target and recomputes the limit.
-func (e *Executor) setTargetLocked(t int) {
-	e.target = t
-	e.limit = min(e.target, e.ceiling)
-}
-
-func (e *Executor) releaseLocked(c Class) (ch limitChange) {
+// release frees a slot: it accounts for the attempt's class c (and err,
+// for the hooks), adapts the limit and hands free slots to the queue.
+func (e *Executor) release(c Class, err error, op *opCtx, w *waiter) {
+	e.mu.Lock()
 	e.inFlight--
+	if op != nil {
+		e.ops.removeLocked(op)
+	}
+	if w != nil {
+		e.putWaiterLocked(w)
+	}
+	var ch limitChange
 	switch c {
 	case OK:
 		e.processed.Add(1)
 		e.budget.success()
-		if e.limit < e.ceiling {
-			e.successes++
-			// Additive increase: one more slot per 8×limit successes, and
-			// not within a second of a decrease.
-			if e.successes >= 8*e.limit && time.Since(e.lastDecrease) > time.Second {
-				ch = limitChange{true, e.limit, e.limit + 1, LimitRecovered}
-				e.setTargetLocked(e.limit + 1)
-				e.successes = 0
-				e.increases.Add(1)
-			}
-		}
+		ch = e.lim.successLocked(e.inFlight + 1)
 	case Exhausted:
 		e.failed.Add(1)
 		e.exhaustions.Add(1)
-		if now := time.Now(); now.Sub(e.lastDecrease) > decreaseCooldown {
-			// Multiplicative decrease, once per burst; at the floor the
-			// change is still reported, so that cleanup runs.
-			e.lastDecrease = now
-			e.successes = 0
-			n := max(e.limit/2, e.cfg.MinConcurrent)
-			ch = limitChange{true, e.limit, n, LimitExhausted}
-			if n < e.limit {
-				e.setTargetLocked(n)
-				e.decreases.Add(1)
-			}
-		}
+		ch = e.lim.exhaustedLocked(e.inFlight + 1)
 	default:
 		e.failed.Add(1)
 	}
 	e.grantLocked()
-	return ch
+	e.mu.Unlock()
+	e.report(ch, err)
 }
 
-// grantLocked hands free slots to the queue's head, in order.
+// grantLocked hands free slots to the queue's head, in order, and closes
+// drained when a closing executor has nothing left. A granted waiter's
+// slot is counted before it runs: the hand-off is direct, the waiter does
+// not take mu again to claim it.
 func (e *Executor) grantLocked() {
-	for e.queue.len > 0 && e.inFlight < e.limit {
-		w := e.queue.popFront()
-		w.done = true
-		e.inFlight++
-		w.ready <- struct{}{}
-	}
-	if e.closed && e.inFlight == 0 {
-		select {
-		case <-e.drained:
-		default:
-			close(e.drained)
+	if e.queue.len > 0 && e.inFlight < e.lim.limit {
+		now := time.Now()
+		for e.queue.len > 0 && e.inFlight < e.lim.limit {
+			w := e.queue.popFront()
+			w.done = true
+			w.granted = now
+			e.inFlight++
+			if w.op != nil {
+				e.ops.addLocked(w.op, now.Add(w.timeout))
+			}
+			w.ready <- struct{}{}
 		}
 	}
+	e.checkDrainedLocked()
 }
 
-// SetCeiling bounds the adaptive limit from now on: n ≥ 1, clamped to
-// MaxConcurrent (and raised to MinConcurrent). Lowering it lowers the limit
-// at once: calls in flight above it finish, and no new call is admitted
-// until they are below it. Raising it lets the limit return to where the
-// adaptive algorithm wants it, never above the ceiling. Package fleet uses
-// it to keep this process within its share of a budget.
-func (e *Executor) SetCeiling(n int) {
-	n = max(min(n, e.cfg.MaxConcurrent), e.cfg.MinConcurrent, 1)
-	e.mu.Lock()
-	old := e.limit
-	e.ceiling = n
-	e.limit = min(e.target, e.ceiling)
-	ch := limitChange{old != e.limit, old, e.limit, LimitCeiling}
-	e.grantLocked()
-	e.mu.Unlock()
-	e.report(ch, nil)
+func (e *Executor) checkDrainedLocked() {
+	if e.closed && !e.isDrain && e.inFlight == 0 && (e.hard || (e.queue.len == 0 && e.retrying == 0)) {
+		e.isDrain = true
+		close(e.drained)
+	}
 }
 
+// retryable says whether err, the error of a call with options o, may be
+// retried.
 func (e *Executor) retryable(err error, o CallOption) bool {
 	if o.noRetry || max(e.cfg.Retry.Attempts, e.cfg.Retry.ExhaustedAttempts) <= 1 {
 		return false
@@ -430,13 +463,14 @@ func (e *Executor) retryable(err error, o CallOption) bool {
 func (e *Executor) Stats() ExecutorStats {
 	e.mu.Lock()
 	s := ExecutorStats{
-		QueueLength: e.queue.len, InFlight: e.inFlight, Limit: e.limit, Ceiling: e.ceiling, MaxConcurrent: e.cfg.MaxConcurrent,
-		MaxQueue: e.cfg.MaxQueue, Closed: e.closed,
+		QueueLength: e.queue.len, InFlight: e.inFlight, Limit: e.lim.limit, Ceiling: e.lim.ceiling,
+		MaxConcurrent: e.cfg.MaxConcurrent, MaxQueue: e.cfg.MaxQueue, Closed: e.closed,
+		ExhaustedAt: e.lim.exhaustedAt,
 	}
 	e.mu.Unlock()
 	s.Processed, s.Failed, s.Retried = e.processed.Load(), e.failed.Load(), e.retried.Load()
 	s.Rejected, s.TimedOut, s.Canceled = e.rejected.Load(), e.timedOut.Load(), e.canceled.Load()
-	s.Exhaustions, s.LimitDecreases, s.LimitIncreases = e.exhaustions.Load(), e.decreases.Load(), e.increases.Load()
+	s.Exhaustions, s.LimitDecreases, s.LimitIncreases = e.exhaustions.Load(), e.lim.decreases, e.lim.increases
 	s.QueueWaitP50, s.QueueWaitP99, s.QueueWaitMax = e.waits.quantile(0.50), e.waits.quantile(0.99), e.waits.maxSeen()
 	s.QueueWait = e.waits.snapshot()
 	return s
@@ -446,31 +480,50 @@ func (e *Executor) Stats() ExecutorStats {
 func (e *Executor) Limit() int {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	return e.limit
+	return e.lim.limit
 }
 
-// Close refuses new calls, fails the queued ones with ErrClosed and waits
-// until the running ones finish or ctx ends. It is idempotent.
+// Close shuts the executor down gracefully, like http.Server.Shutdown: it
+// refuses new calls with ErrClosed at once, lets the calls already queued
+// (and the retries of calls already admitted) run, and returns nil once
+// all of them are over. When ctx ends first, the calls still queued fail
+// with ErrClosed, no retry is admitted any more, and Close waits for the
+// calls running (each bounded by its operation timeout) before it returns
+// ctx's error. Close is idempotent; a later call waits in the same way.
 func (e *Executor) Close(ctx context.Context) error {
 	e.mu.Lock()
-	if !e.closed {
-		e.closed = true
-		for e.queue.len > 0 {
-			w := e.queue.popFront()
-			w.done, w.err = true, ErrClosed
-			w.ready <- struct{}{}
-		}
-		if e.inFlight == 0 {
-			close(e.drained)
-		}
-	}
+	e.closed = true
+	e.checkDrainedLocked()
 	e.mu.Unlock()
 	select {
 	case <-e.drained:
+		e.stopTimers()
 		return nil
 	case <-ctx.Done():
-		return ctx.Err()
 	}
+	e.mu.Lock()
+	e.hard = true // from now on retries are refused too
+	for e.queue.len > 0 {
+		w := e.queue.popFront()
+		w.done, w.err = true, ErrClosed
+		w.ready <- struct{}{}
+	}
+	e.checkDrainedLocked()
+	e.mu.Unlock()
+	<-e.drained
+	e.stopTimers()
+	return ctx.Err()
+}
+
+// stopTimers stops the queue's and the deadlines' timers once nothing runs.
+func (e *Executor) stopTimers() {
+	e.mu.Lock()
+	if e.qt != nil {
+		e.qt.Stop()
+		e.qtArmed = false
+	}
+	e.mu.Unlock()
+	e.ops.stop()
 }
 
 // ExecutorStats are the executor's gauges and counters.
@@ -491,7 +544,10 @@ type ExecutorStats struct {
 	Canceled       int64 // calls whose ctx ended while queued
 	Exhaustions    int64 // attempts that failed with a pool-exhaustion error
 	LimitDecreases int64 // times the adaptive limit was lowered
-	LimitIncreases int64 // times it was raised back
+	LimitIncreases int64 // times it was raised (probes above the plateau)
+	// ExhaustedAt is how many calls were in flight when pool exhaustion
+	// last struck: the limit stays just under it. 0 when it never did.
+	ExhaustedAt int
 
 	// QueueWaitP50 and QueueWaitP99 are the waits for a slot over the last
 	// one to two minutes, within a factor of two (log-scale buckets).

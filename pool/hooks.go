@@ -71,8 +71,8 @@ type CallEndEvent struct {
 	// Err is what the call returns; Class is its class (OK when nil).
 	Err   error
 	Class Class
-	// Attempts is how many attempts ran or queued, retries included; 0
-	// when the call was refused before it queued (a closed executor).
+	// Attempts is how many attempts asked for a slot, retries included,
+	// refused ones too.
 	Attempts int
 	// QueueWait is the time spent waiting for slots, over all attempts.
 	QueueWait time.Duration
@@ -112,6 +112,10 @@ type ExhaustedEvent struct {
 	Limit int
 	// Err is the exhaustion error.
 	Err error
+	// Probe is set when the refusal met a probe above the plateau (see
+	// Executor): the limit went back to where it held, and nothing else
+	// is wrong, so there is nothing to clean up.
+	Probe bool
 }
 
 // ErrorEvent is a failed attempt, or a call the queue refused.

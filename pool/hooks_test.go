@@ -204,10 +204,10 @@ func TestExecutorHooksTakeEvents(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(limits) != 1 || limits[0] != (pool.LimitChangeEvent{Old: 4, New: 2, Reason: pool.LimitExhausted}) {
-			t.Fatalf("limit events = %+v, want 4 -> 2 exhausted", limits)
+		if len(limits) != 1 || limits[0] != (pool.LimitChangeEvent{Old: 4, New: 1, Reason: pool.LimitExhausted}) {
+			t.Fatalf("limit events = %+v, want 4 -> 1 exhausted (refused with 1 in flight)", limits)
 		}
-		if len(exhausted) != 1 || exhausted[0].Limit != 2 || !errors.Is(exhausted[0].Err, errExhausted) {
+		if len(exhausted) != 1 || exhausted[0].Limit != 1 || !errors.Is(exhausted[0].Err, errExhausted) {
 			t.Fatalf("exhausted events = %+v, want one at limit 2 carrying the error", exhausted)
 		}
 		if len(retries) != 1 || retries[0].Attempt != 2 || retries[0].Class != pool.Exhausted {

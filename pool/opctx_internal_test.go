@@ -3,6 +3,7 @@ package pool
 import (
 	"context"
 	"errors"
+	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -10,10 +11,75 @@ import (
 
 type ctxKey struct{}
 
+// listedOp is an opCtx watched by a list of its own, as an executor's
+// admitted attempt is.
+func listedOp(parent context.Context, timeout time.Duration) *opCtx {
+	var mu sync.Mutex
+	l := &opList{mu: &mu}
+	c := newOpCtx(parent)
+	mu.Lock()
+	l.addLocked(c, time.Now().Add(timeout))
+	mu.Unlock()
+	return c
+}
+
+// The list keeps its attempts in deadline order whatever order they come
+// in, cancels each at its own deadline with DeadlineExceeded, and leaves
+// alone those removed before.
+func TestOpListDeadlines(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var mu sync.Mutex
+		l := &opList{mu: &mu}
+		start := time.Now()
+		timeouts := []time.Duration{5, 1, 3, 2, 4, 6} // seconds
+		ops := make([]*opCtx, len(timeouts))
+		mu.Lock()
+		for i, d := range timeouts {
+			ops[i] = newOpCtx(context.Background())
+			l.addLocked(ops[i], start.Add(d*time.Second))
+		}
+		var prev time.Time
+		for c := l.head; c != nil; c = c.next {
+			if c.deadline.Before(prev) {
+				t.Fatal("list out of deadline order")
+			}
+			prev = c.deadline
+		}
+		l.removeLocked(ops[2]) // the 3 s one finished in time
+		mu.Unlock()
+		ops[2].end()
+		ended := make([]time.Duration, len(ops))
+		var wg sync.WaitGroup
+		for i, c := range ops {
+			wg.Go(func() {
+				<-c.Done()
+				ended[i] = time.Since(start)
+			})
+		}
+		wg.Wait()
+		for i, d := range timeouts {
+			want := d * time.Second
+			if i == 2 {
+				want = 0
+				if !errors.Is(ops[i].Err(), context.Canceled) {
+					t.Fatalf("removed op: Err = %v, want Canceled", ops[i].Err())
+				}
+				continue
+			}
+			if ended[i] != want || !errors.Is(ops[i].Err(), context.DeadlineExceeded) {
+				t.Fatalf("op %d ended after %s with %v, want %s and DeadlineExceeded", i, ended[i], ops[i].Err(), want)
+			}
+		}
+		if l.head != nil {
+			t.Fatal("expired ops left in the list")
+		}
+	})
+}
+
 func TestOpCtxDeadline(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		parent := context.WithValue(context.Background(), ctxKey{}, "v")
-		c := newOpCtx(parent, time.Second)
+		c := listedOp(parent, time.Second)
 		defer c.end()
 		if d, ok := c.Deadline(); !ok || !d.Equal(time.Now().Add(time.Second)) {
 			t.Fatalf("Deadline = %v, %v", d, ok)
@@ -33,8 +99,9 @@ func TestOpCtxDeadline(t *testing.T) {
 // later Done is already closed.
 func TestOpCtxErrWithoutDone(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		c := newOpCtx(context.Background(), time.Second)
+		c := listedOp(context.Background(), time.Second)
 		time.Sleep(time.Second) // fake clock
+		synctest.Wait()         // the list's timer has fired
 		if !errors.Is(c.Err(), context.DeadlineExceeded) {
 			t.Fatalf("Err = %v", c.Err())
 		}
@@ -50,7 +117,7 @@ func TestOpCtxParent(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		parent, cancel := context.WithTimeout(context.Background(), time.Millisecond)
 		defer cancel()
-		c := newOpCtx(parent, time.Hour)
+		c := listedOp(parent, time.Hour)
 		if d, _ := c.Deadline(); !d.Equal(time.Now().Add(time.Millisecond)) {
 			t.Fatalf("Deadline = %v, want the parent's earlier one", d)
 		}
@@ -60,7 +127,7 @@ func TestOpCtxParent(t *testing.T) {
 		}
 
 		parent2, cancel2 := context.WithCancel(context.Background())
-		c2 := newOpCtx(parent2, time.Hour)
+		c2 := listedOp(parent2, time.Hour)
 		done := c2.Done()
 		cancel2()
 		<-done
@@ -74,7 +141,7 @@ func TestOpCtxParent(t *testing.T) {
 // and end when the call ends.
 func TestOpCtxChildren(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		c := newOpCtx(context.Background(), time.Hour)
+		c := listedOp(context.Background(), time.Hour)
 		child, cancel := context.WithCancel(c)
 		defer cancel()
 		ran := make(chan struct{})
@@ -98,7 +165,7 @@ func TestOpCtxChildren(t *testing.T) {
 
 // end before anyone asked for Done still cancels.
 func TestOpCtxEndBeforeDone(t *testing.T) {
-	c := newOpCtx(context.Background(), time.Hour)
+	c := listedOp(context.Background(), time.Hour)
 	if c.Err() != nil {
 		t.Fatal("a fresh opCtx must not be done")
 	}

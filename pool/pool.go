@@ -253,6 +253,10 @@ func (p *Pool) onLimitChange(ev LimitChangeEvent) {
 // onExhausted runs on the goroutine of the call whose attempt met pool
 // exhaustion, after its slot was released: the cleanup is inline there.
 func (p *Pool) onExhausted(ev ExhaustedEvent) {
+	if ev.Probe { // the limit stepped over the edge it knew of, and went back
+		p.log.Info("tollgate: probe above the connection budget refused", "target", p.Target(), "limit", ev.Limit)
+		return
+	}
 	p.log.Warn("tollgate: connection pool exhausted", "target", p.Target(), "limit", ev.Limit)
 	if _, err := p.Cleanup(context.Background()); err != nil {
 		p.log.Warn("tollgate: cleanup after exhaustion failed", "err", err)

@@ -1,26 +1,24 @@
 package pool
 
 import (
-	"math"
-	"math/bits"
-	"sync/atomic"
 	"time"
 )
 
-// waiter is one queued call. Its fields other than ready are written under
-// Executor.mu, once, before the one send on ready that ends the wait; the
-// waiter reads them after receiving.
+// waiter is one queued attempt. Its fields other than ready are written
+// under Executor.mu; whoever sets done (a grant, the queue timer, Close, or
+// the waiter itself when its ctx ended) sends once on ready in the same
+// lock hold, unless it is the waiter itself. The waiter reads them after
+// receiving, or under the lock.
 type waiter struct {
 	ready      chan struct{} // capacity 1: the send never blocks the sender
 	prev, next *waiter
+	enqueued   time.Time // when it joined the queue; its QueueTimeout runs from here
+	granted    time.Time // when it was granted a slot
+	op         *opCtx    // the attempt's context, listed at the grant; nil when fn runs on ctx itself
+	timeout    time.Duration
 	done       bool  // granted a slot, or failed with err
 	err        error // nil when granted
 }
-
-// newWaiter allocates a waiter. Only calls that must wait get one, and
-// they are about to block anyway; not pooling them keeps each channel owned
-// by one goroutine's wait (and testing/synctest bubbles apart).
-func newWaiter() *waiter { return &waiter{ready: make(chan struct{}, 1)} }
 
 // waitList is an intrusive doubly linked FIFO: O(1) push, pop and removal
 // of a caller that gives up, with no allocation of its own.
@@ -61,155 +59,69 @@ func (l *waitList) remove(w *waiter) {
 	l.len--
 }
 
-// WaitBuckets is the number of queue-wait histogram buckets.
-const WaitBuckets = 40
+// maxFreeWaiters bounds the waiters an Executor keeps for reuse: enough for
+// a steady queue, not a copy of the largest burst.
+const maxFreeWaiters = 256
 
-// WaitBucketBound is the upper bound of queue-wait bucket i: bucket 0
-// holds calls that did not wait, bucket i ≥ 1 waits below 2^i µs.
-func WaitBucketBound(i int) time.Duration {
-	if i <= 0 {
-		return 0
+// getWaiterLocked takes a waiter from the free list or makes one. Each
+// executor keeps its own list: a waiter's channel is used by one executor's
+// goroutines only (and so stays inside one testing/synctest bubble).
+func (e *Executor) getWaiterLocked() *waiter {
+	w := e.free
+	if w == nil {
+		return &waiter{ready: make(chan struct{}, 1)}
 	}
-	return time.Duration(1<<i) * time.Microsecond
-}
-
-// waitWindow is how long one window of the recent-wait histogram lasts.
-// Percentiles cover the current window and the one before: the last one
-// to two minutes.
-const waitWindow = time.Minute
-
-// waitHistogram counts queue waits in power-of-two microsecond buckets,
-// twice: since the executor started (for Prometheus histograms, which
-// want cumulative counts) and over the last one to two minutes (for the
-// p50/p99 that Stats reports as what is true now). Quantiles are reported
-// as a bucket's upper bound, so within a factor of two. observe costs two
-// atomic adds on the fast path and reads no clock there.
-type waitHistogram struct {
-	total  [WaitBuckets]atomic.Int64
-	sum    atomic.Int64 // nanoseconds, since start
-	max    atomic.Int64 // nanoseconds, since start
-	recent [2][WaitBuckets]atomic.Int64
-	cur    atomic.Int32 // which of recent is being filled
-	since  atomic.Int64 // unix nanoseconds when cur started
-}
-
-func (h *waitHistogram) observe(d time.Duration) {
-	i := 0
-	if us := d.Microseconds(); us > 0 {
-		i = min(bits.Len64(uint64(us)), WaitBuckets-1)
-		h.rotate(time.Now())
-		h.sum.Add(int64(d))
-		for {
-			m := h.max.Load()
-			if int64(d) <= m || h.max.CompareAndSwap(m, int64(d)) {
-				break
-			}
-		}
-	}
-	h.total[i].Add(1)
-	h.recent[h.cur.Load()][i].Add(1)
-}
-
-// rotate starts a new window when the current one is over, and drops
-// both when the last observation is older than two windows.
-func (h *waitHistogram) rotate(now time.Time) {
-	since := h.since.Load()
-	age := now.UnixNano() - since
-	if since != 0 && age < int64(waitWindow) {
-		return
-	}
-	if !h.since.CompareAndSwap(since, now.UnixNano()) {
-		return // another goroutine rotates
-	}
-	next := 1 - h.cur.Load()
-	for i := range h.recent[next] {
-		h.recent[next][i].Store(0)
-	}
-	if age >= int64(2*waitWindow) { // nothing recent in the current one either
-		for i := range h.recent[1-next] {
-			h.recent[1-next][i].Store(0)
-		}
-	}
-	h.cur.Store(next)
-}
-
-// quantile is the q-quantile of the recent waits.
-func (h *waitHistogram) quantile(q float64) time.Duration {
-	h.rotate(time.Now())
-	var counts [WaitBuckets]int64
-	var total int64
-	for i := range counts {
-		counts[i] = h.recent[0][i].Load() + h.recent[1][i].Load()
-		total += counts[i]
-	}
-	if total == 0 {
-		return 0
-	}
-	rank := int64(math.Ceil(q * float64(total)))
-	var seen int64
-	for i, c := range counts {
-		seen += c
-		if seen >= rank {
-			return min(WaitBucketBound(i), h.maxSeen())
-		}
-	}
-	return h.maxSeen()
-}
-
-func (h *waitHistogram) maxSeen() time.Duration { return time.Duration(h.max.Load()) }
-
-// snapshot is the since-start histogram.
-func (h *waitHistogram) snapshot() WaitHistogram {
-	var w WaitHistogram
-	for i := range h.total {
-		w.Buckets[i] = h.total[i].Load()
-		w.Count += w.Buckets[i]
-	}
-	w.Sum = time.Duration(h.sum.Load())
+	e.free = w.next
+	e.nfree--
+	w.next = nil
 	return w
 }
 
-// WaitHistogram is the distribution of queue waits since the executor
-// started: Buckets[i] calls waited up to WaitBucketBound(i) (and more than
-// the bound of i-1). It is what a Prometheus histogram is built from.
-type WaitHistogram struct {
-	Buckets [WaitBuckets]int64
-	Count   int64
-	Sum     time.Duration
+// putWaiterLocked returns a waiter whose wait is over, its channel empty.
+func (e *Executor) putWaiterLocked(w *waiter) {
+	if e.nfree >= maxFreeWaiters {
+		return
+	}
+	*w = waiter{ready: w.ready, next: e.free}
+	e.free = w
+	e.nfree++
 }
 
-// retryBudget is a token bucket in thousandths of a retry: each success
-// adds Budget×1000 tokens, each retry spends 1000, and the bucket holds at
-// most BudgetBurst retries. Over time retries stay at most Budget ×
-// successes (plus the burst), so a failing database is not hit by a retry
-// storm.
-type retryBudget struct {
-	tokens atomic.Int64
-	gain   int64
-	cap    int64
-}
+// The queue timeout: every waiter has the same QueueTimeout and the queue
+// is FIFO, so the head always expires first, and one timer, armed for the
+// head, serves the whole queue. It is re-armed lazily: when it fires for a
+// head already granted, it re-arms for the new head. A queue that keeps
+// moving costs one timer fire per QueueTimeout, not one timer per waiter.
 
-func (b *retryBudget) init(ratio float64, burst int) {
-	b.gain = int64(ratio * 1000)
-	b.cap = int64(burst) * 1000
-	b.tokens.Store(b.cap)
-}
-
-func (b *retryBudget) success() {
-	if b.tokens.Load() < b.cap {
-		b.tokens.Add(b.gain)
+// armQueueTimerLocked makes the timer fire no later than the head's expiry.
+func (e *Executor) armQueueTimerLocked() {
+	h := e.queue.head
+	if h == nil {
+		return
+	}
+	at := h.enqueued.Add(e.cfg.QueueTimeout)
+	if e.qtArmed && !e.qtAt.After(at) {
+		return
+	}
+	e.qtArmed, e.qtAt = true, at
+	d := time.Until(at)
+	if e.qt == nil {
+		e.qt = time.AfterFunc(d, e.expireQueue)
+	} else {
+		e.qt.Reset(d)
 	}
 }
 
-// spend takes one retry's worth of tokens if there is one.
-func (b *retryBudget) spend() bool {
-	for {
-		t := b.tokens.Load()
-		if t < 1000 {
-			return false
-		}
-		if b.tokens.CompareAndSwap(t, t-1000) {
-			return true
-		}
+// expireQueue fails every waiter that has waited QueueTimeout.
+func (e *Executor) expireQueue() {
+	e.mu.Lock()
+	e.qtArmed = false
+	now := time.Now()
+	for w := e.queue.head; w != nil && !now.Before(w.enqueued.Add(e.cfg.QueueTimeout)); w = e.queue.head {
+		e.queue.remove(w)
+		w.done, w.err = true, ErrQueueTimeout
+		w.ready <- struct{}{}
 	}
+	e.armQueueTimerLocked()
+	e.mu.Unlock()
 }

@@ -45,7 +45,7 @@ func (e *Executor) retryLoop(ctx context.Context, fn func(context.Context) error
 					e.tr.retry.CallRetry(ctx, ev)
 				}
 			}
-			err := e.attempt(ctx, fn, o.timeout, &st)
+			err := e.attempt(ctx, fn, o.timeout, &st, true)
 			if err != nil {
 				last = err
 			}
