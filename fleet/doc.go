@@ -56,7 +56,9 @@
 //
 // # Cost
 //
-// One statement per instance per Period (two when its share changes), a
+// One statement per instance per Period (two when its share changes, and
+// one every two fifths of a Period while it waits for room to reach its
+// target), a
 // row per instance in an UNLOGGED table (no WAL), and one connection wait
 // at most: the heartbeat does not queue in the executor, it takes the next
 // connection database/sql frees.

@@ -35,6 +35,7 @@ type Member struct {
 
 	// Owned by the goroutine (and by Join before it starts).
 	share      int
+	target     int     // the last allocation's
 	demand     float64 // smoothed
 	sampleSum  float64
 	samples    int
@@ -202,7 +203,7 @@ func (m *Member) loop() {
 	defer close(m.done)
 	t := time.NewTicker(m.cfg.Period / samplesPerPeriod)
 	defer t.Stop()
-	n := 0
+	n := 0 // samples since the last heartbeat
 	for {
 		select {
 		case <-m.stop:
@@ -210,9 +211,14 @@ func (m *Member) loop() {
 		case <-t.C:
 		}
 		m.sample()
-		if n++; n%samplesPerPeriod != 0 {
+		// Every Period; every other sample while the share is below the
+		// target, waiting for the room another instance is about to leave,
+		// so that a connection handed over is not left unused for a Period.
+		n++
+		if n < samplesPerPeriod && (m.share >= m.target || n < 2) {
 			continue
 		}
+		n = 0
 		// A slow heartbeat (a loaded server, every connection busy) may
 		// take longer than a Period: the ticks it overlaps are skipped.
 		ctx, cancel := context.WithTimeout(m.ctx, max(m.cfg.Period, m.cfg.TTL/2))
@@ -231,8 +237,8 @@ func (m *Member) sample() {
 	m.samples++
 }
 
-// takeDemand smooths this period's mean demand into the running one
-// (half each) and starts a new period.
+// takeDemand smooths the mean demand since the last heartbeat into the
+// running one (half each) and starts again.
 func (m *Member) takeDemand() float64 {
 	if m.samples > 0 {
 		mean := m.sampleSum / float64(m.samples)
@@ -262,6 +268,7 @@ func (m *Member) heartbeat(ctx context.Context) error {
 	}
 	targets := Allocate(m.capacity, epoch, live)
 	next := Step(m.capacity, m.cfg.ID, m.share, targets, live)
+	m.target = targets[m.cfg.ID]
 	changed := next != m.share
 	if changed {
 		if err := m.p.SetCeiling(next); err != nil {

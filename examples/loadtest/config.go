@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"regexp"
 	"time"
 
@@ -66,6 +65,8 @@ type config struct {
 	FaultEvery time.Duration // terminate: period
 	FaultAfter time.Duration // first fault (restart: the only one)
 
+	fleetOpts // -fleet-budget, -join, -kill (fleet.go)
+
 	// Set by the parent for its children.
 	Child    bool
 	RunID    string
@@ -81,10 +82,10 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: loadtest [flags]\n\nDrives concurrent simulated users against DATABASE_URL (embedded SQLite when unset)\nthrough tollgate and/or plain GORM, and reports latency, throughput and errors.\nSee examples/loadtest/README.md.\n\nFlags:\n")
-		fs.PrintDefaults()
+		usageWithoutInternal(fs, stderr)
 	}
 	fs.StringVar(&c.DatabaseURL, "database-url", os.Getenv("DATABASE_URL"), "PostgreSQL URL (Prisma-style parameters such as connection_limit are understood); empty = embedded SQLite")
-	fs.StringVar(&c.SQLitePath, "sqlite", filepath.Join(os.TempDir(), "tollgate-loadtest.db"), "SQLite file used when no database URL is set")
+	fs.StringVar(&c.SQLitePath, "sqlite", "", "SQLite file used when no database URL is set (default: a new file in the temp directory, removed afterwards)")
 	fs.StringVar(&c.MonitorURL, "monitor-url", "", "direct PostgreSQL URL to sample pg_stat_activity and inject faults from (default: the database URL)")
 	fs.StringVar(&c.Mode, "mode", modeBoth, "tollgate | baseline | both (one after the other, same table)")
 	fs.StringVar(&c.Workload, "workload", workloadRead, "read | write | mix")
@@ -115,6 +116,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.BoolVar(&c.Child, "child", false, "internal: run as a child of -instances")
 	fs.StringVar(&c.RunID, "run-id", "", "internal: the parent's run id")
 	fs.IntVar(&c.Instance, "instance", 0, "internal: the child's number")
+	c.fleetOpts.register(fs)
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
@@ -201,6 +203,9 @@ func (c *config) validate() error {
 	}
 	if c.MonitorURL == "" {
 		c.MonitorURL = c.DatabaseURL
+	}
+	if err := c.fleetOpts.validate(c); err != nil {
+		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
 }

@@ -45,6 +45,11 @@ type observer struct {
 	errs    atomic.Int64
 	faultMu sync.Mutex
 	faultLg []string
+
+	budget  int   // -fleet-budget: samples above it are counted
+	series  []int // most connections per bucketWidth, owned by sample until stop
+	samples int
+	over    int
 }
 
 // startObserver starts sampling (PostgreSQL only) and the fault, if any.
@@ -61,7 +66,7 @@ func startObserver(ctx context.Context, c *config, app string) (*observer, error
 	db.SetMaxOpenConns(2)
 	db.SetMaxIdleConns(2)
 	ctx, cancel := context.WithCancel(ctx)
-	o := &observer{db: db, app: app, cancel: cancel}
+	o := &observer{db: db, app: app, cancel: cancel, budget: c.FleetBudget}
 	o.maxSeen.Store(-1)
 	o.done.Go(func() { o.sample(ctx) })
 	switch c.Fault {
@@ -76,6 +81,7 @@ func startObserver(ctx context.Context, c *config, app string) (*observer, error
 func (o *observer) sample(ctx context.Context) {
 	t := time.NewTicker(sampleEvery)
 	defer t.Stop()
+	begin := time.Now()
 	for {
 		qctx, cancel := context.WithTimeout(ctx, time.Second)
 		var n int64
@@ -85,6 +91,15 @@ func (o *observer) sample(ctx context.Context) {
 			if n > o.maxSeen.Load() {
 				o.maxSeen.Store(n)
 			}
+			o.samples++
+			if o.budget > 0 && int(n) > o.budget {
+				o.over++
+			}
+			b := int(time.Since(begin) / bucketWidth)
+			for len(o.series) <= b {
+				o.series = append(o.series, 0)
+			}
+			o.series[b] = max(o.series[b], int(n))
 		} else if ctx.Err() == nil {
 			o.errs.Add(1) // the server may be restarting: keep going
 		}
@@ -155,6 +170,7 @@ func (o *observer) stop(r *rawResult) {
 	o.done.Wait()
 	_ = o.db.Close()
 	r.MaxServerConns = int(o.maxSeen.Load())
+	r.ConnTimeline, r.ConnSamples, r.ConnOver = o.series, o.samples, o.over
 	r.Faults = o.faults.Load()
 	r.Terminated = o.killed.Load()
 	o.faultMu.Lock()

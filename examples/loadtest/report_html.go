@@ -50,7 +50,7 @@ func percentileChart(rep *report) template.HTML {
 		}
 	}
 	var b svgBuf
-	fmt.Fprintf(&b, `<svg viewBox="0 0 %.0f %.0f" width="%.0f" height="%.0f" role="img" aria-label="latency percentiles">`, chartW, chartH, chartW, chartH)
+	fmt.Fprintf(&b, `<svg viewBox="0 0 %.0f %.0f" class="chart" role="img" aria-label="latency percentiles">`, chartW, chartH)
 	if hi == 0 {
 		b.text(chartW/2, chartH/2, "middle", "axis", "no successful operations")
 		b.WriteString(`</svg>`)
@@ -105,7 +105,7 @@ func seriesChart(rep *report, title string, pick func(modeSummary) []int64, perS
 		}
 	}
 	var b svgBuf
-	fmt.Fprintf(&b, `<svg viewBox="0 0 %.0f %.0f" width="%.0f" height="%.0f" role="img" aria-label="%s">`, chartW, chartH, chartW, chartH, template.HTMLEscapeString(title))
+	fmt.Fprintf(&b, `<svg viewBox="0 0 %.0f %.0f" class="chart" role="img" aria-label="%s">`, chartW, chartH, template.HTMLEscapeString(title))
 	if n == 0 {
 		b.text(chartW/2, chartH/2, "middle", "axis", "no data")
 		b.WriteString(`</svg>`)
@@ -180,23 +180,37 @@ table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:
 th{background:#f4f4f4}td:first-child,th:first-child{text-align:left}
 .grid{stroke:#e5e5e5}.axis{font-size:11px;fill:#555}.val{font-size:10px;fill:#333}
 h2{margin-top:1.6em}.note{color:#666}
+.chart{width:100%;max-width:1100px;height:auto;display:block}.wide{overflow-x:auto;max-width:100%}
+@media (max-width:800px){body{margin:1em}td,th{padding:3px 5px;font-size:12px}}
 </style></head><body>
 <h1>tollgate loadtest</h1>
 <p>Run <code>{{.Rep.RunID}}</code> at {{.Rep.Started.Format "2006-01-02 15:04:05 UTC"}} against <code>{{.Rep.Target}}</code>:
-workload {{.Rep.Workload}}, {{.Rep.Users}} users × {{.Rep.Instances}} instance(s), limit {{.Rep.Limit}}, query {{.Rep.QueryMS}} ms, fault {{.Rep.Fault}}.</p>
-<table><tr><th>mode</th><th>operations</th><th>errors</th><th>ops/s</th><th>p50 ms</th><th>p95 ms</th><th>p99 ms</th><th>max ms</th><th>queue wait p50/p99 ms</th><th>max server conns</th><th>errors by class</th></tr>
+workload {{.Rep.Workload}}, {{.Rep.Users}} users × {{.Rep.Instances}} instance(s), limit {{.Rep.Limit}}, {{.Query}}, fault {{.Rep.Fault}}.</p>
+<div class="wide"><table><tr><th>mode</th><th>operations</th><th>errors</th><th>ops/s</th><th>p50 ms</th><th>p95 ms</th><th>p99 ms</th><th>max ms</th><th>queue wait p50/p99 ms</th><th>max server conns</th><th>errors by class</th></tr>
 {{range .Rows}}<tr><td>{{.Mode}}</td><td>{{.Operations}}</td><td>{{.Errors}}</td><td>{{printf "%.0f" .ThroughputOpsS}}</td><td>{{printf "%.2f" .LatencyMS.P50}}</td><td>{{printf "%.2f" .LatencyMS.P95}}</td><td>{{printf "%.2f" .LatencyMS.P99}}</td><td>{{printf "%.2f" .LatencyMS.Max}}</td><td>{{printf "%.2f / %.2f" .QueueWaitMS.P50 .QueueWaitMS.P99}}</td><td>{{if ge .MaxServerConns 0}}{{.MaxServerConns}}{{else}}n/a{{end}}</td><td>{{range $k, $v := .ErrorsByClass}}{{$k}}={{$v}} {{else}}none{{end}}</td></tr>
-{{end}}</table>
+{{end}}</table></div>
 {{with .Rep.Ratios}}<p>tollgate / baseline: p50 {{printf "%.2f" .P50}}, p99 {{printf "%.2f" .P99}} (baseline p99 is {{printf "%.1f" .BaselineP99Xs}}× tollgate's), throughput {{printf "%.2f" .Throughput}}.</p>{{end}}
 <h2>Latency percentiles (successful operations, log scale)</h2>
 {{.Percentiles}}
 <h2>Errors per 250 ms</h2>
-{{.Errors}}
+{{if .Errors}}{{.Errors}}{{else}}<p>No errors in any mode.</p>{{end}}
 <h2>Throughput (operations/s, per 250 ms, failed ones included)</h2>
 {{.Throughput}}
+{{.Fleet}}
 <p class="note">Queue wait: tollgate's is measured per call (from Do until the call first ran); the baseline's is database/sql's average WaitDuration/WaitCount.</p>
 </body></html>
 `))
+
+// errorChart is the errors-per-250 ms chart, or nothing when no mode had
+// an error (an empty chart reads as "no data").
+func errorChart(rep *report) template.HTML {
+	for _, m := range rep.Order {
+		if rep.Modes[m].Errors > 0 {
+			return seriesChart(rep, "errors per 250 ms", func(s modeSummary) []int64 { return s.ErrTimeline }, false)
+		}
+	}
+	return ""
+}
 
 // writeHTML writes the report page to path.
 func writeHTML(path string, rep *report) error {
@@ -206,9 +220,9 @@ func writeHTML(path string, rep *report) error {
 	}
 	var buf bytes.Buffer
 	err := pageTmpl.Execute(&buf, map[string]any{
-		"Rep": rep, "Rows": rows,
+		"Rep": rep, "Rows": rows, "Query": queryTime(rep), "Fleet": fleetHTML(rep),
 		"Percentiles": percentileChart(rep),
-		"Errors":      seriesChart(rep, "errors per 250 ms", func(s modeSummary) []int64 { return s.ErrTimeline }, false),
+		"Errors":      errorChart(rep),
 		"Throughput":  seriesChart(rep, "operations per second", func(s modeSummary) []int64 { return s.OpsTimeline }, true),
 	})
 	if err != nil {

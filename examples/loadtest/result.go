@@ -45,6 +45,18 @@ type rawResult struct {
 
 	WriteOut writeTally `json:"write_outcomes"`
 
+	// One instance's own series, every bucketWidth from its start (not
+	// merged: the parent keeps them per instance, see fleetReport).
+	Instance      int           `json:"instance"`
+	StartOffset   time.Duration `json:"start_offset_ns"`
+	LimitTimeline []int         `json:"limit_timeline,omitempty"`
+	ShareTimeline []int         `json:"share_timeline,omitempty"`
+	ExhTimeline   []int64       `json:"exhaustions_timeline,omitempty"` // cumulative
+	perInstance   []instanceRun // the parent's: each child's result, killed ones included
+	ConnTimeline  []int         `json:"conn_timeline,omitempty"` // the parent's: most server connections per bucket
+	ConnSamples   int           `json:"conn_samples,omitempty"`
+	ConnOver      int           `json:"conn_samples_over_budget,omitempty"`
+
 	// Set by the parent, which samples and injects.
 	MaxServerConns int      `json:"max_server_conns"`
 	Faults         int64    `json:"faults"`
@@ -161,6 +173,8 @@ type modeSummary struct {
 	FaultLog       []string          `json:"fault_log,omitempty"`
 	ErrTimeline    []int64           `json:"errors_per_250ms"`
 	OpsTimeline    []int64           `json:"ops_per_250ms"`
+	ConnTimeline   []int             `json:"server_conns_per_250ms,omitempty"` // most seen per bucket
+	Fleet          *fleetSummary     `json:"fleet,omitempty"`
 }
 
 type percentiles struct {
@@ -187,7 +201,7 @@ func (r *rawResult) summary() modeSummary {
 		DurationS: r.Elapsed.Seconds(), MaxServerConns: r.MaxServerConns,
 		Retried: r.Retried, Exhaustions: r.Exhaustions, LimitDecreases: r.LimitDecreases, LimitIncreases: r.LimitIncreases, Cleanups: r.Cleanups,
 		FinalLimits: slices.Clone(r.FinalLimits), Faults: r.Faults, Terminated: r.Terminated, FaultLog: r.FaultLog,
-		ErrTimeline: r.ErrTimeline, OpsTimeline: r.OpsTimeline,
+		ErrTimeline: r.ErrTimeline, OpsTimeline: r.OpsTimeline, ConnTimeline: r.ConnTimeline,
 	}
 	if s.ErrTimeline == nil {
 		s.ErrTimeline = []int64{}

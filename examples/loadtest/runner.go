@@ -22,12 +22,18 @@ func runTag(runID, mode string) string { return runID + "/" + mode }
 // report. It prints nothing on stdout; progress goes to the bar.
 func run(ctx context.Context, c *config, ui *progressBar) (*report, error) {
 	runID := newRunID()
+	removeSQLite, err := prepareSQLite(c)
+	if err != nil {
+		return nil, err
+	}
+	defer removeSQLite()
 	setupCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	err := ensureTable(setupCtx, c)
+	err = ensureTable(setupCtx, c)
 	cancel()
 	if err != nil {
 		return nil, err
 	}
+	defer cleanupRun(ctx, c, runID)
 	rep := &report{
 		RunID: runID, Database: "sqlite", Target: c.SQLitePath, Workload: c.Workload, Users: c.Users,
 		Instances: c.Instances, Limit: c.Limit, MaxConc: c.MaxConcurrent, BaselineMO: c.BaselineMaxOpen,
@@ -47,7 +53,9 @@ func run(ctx context.Context, c *config, ui *progressBar) (*report, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", mode, err)
 		}
-		rep.Modes[mode] = raw.summary()
+		sum := raw.summary()
+		sum.Fleet = fleetReport(c, raw)
+		rep.Modes[mode] = sum
 		rep.Order = append(rep.Order, mode)
 	}
 	if t, ok := rep.Modes[modeTollgate]; ok {
