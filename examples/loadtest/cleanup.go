@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"database/sql"
 	"os"
 	"time"
 
@@ -49,7 +48,7 @@ func cleanupRun(ctx context.Context, c *config, runID string) {
 		if err != nil {
 			return
 		}
-		d = postgres.Open(s.ConnString)
+		d = postgres.New(postgres.Config{Conn: openAs(s, "lt_cleanup")})
 	} else {
 		d = sqlite.Open(sqliteDSN(c.SQLitePath))
 	}
@@ -74,10 +73,7 @@ func cleanupFleet(ctx context.Context, c *config, runID string) {
 	if err != nil {
 		return
 	}
-	db, err := sql.Open("pgx", s.ConnString)
-	if err != nil {
-		return
-	}
+	db := openAs(s, "lt_cleanup")
 	defer db.Close()
 	table := c.FleetTable
 	if table == "" {
