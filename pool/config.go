@@ -166,7 +166,11 @@ type Config struct {
 	// SkipDefaultTransaction and a silent GORM logger.
 	Gorm *gorm.Config
 	// Tracer observes every call through the executor (see [Tracer]), for
-	// telemetry such as package otelpool. Default: nil (off).
+	// telemetry such as package otelpool. When it is also a
+	// pgx.QueryTracer (and a pgx.ConnectTracer, ...), it is installed on
+	// every connection of a DatabaseURL pool too, chained with the pool's
+	// own pgx tracer; a Dialector's connections are the caller's to
+	// instrument. Default: nil (off).
 	Tracer Tracer
 	// Logger receives the pool's events: exhaustion, limit changes and
 	// cleanups at Warn or Info, retries at Debug. Default: slog.Default().

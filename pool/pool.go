@@ -147,6 +147,11 @@ func driverConfig(u URLSettings, cfg Config) *pgx.ConnConfig {
 		cc.StatementCacheCapacity = u.StatementCacheSize
 	}
 	cc.RuntimeParams["application_name"] = cfg.ApplicationName
+	if qt, ok := cfg.Tracer.(pgx.QueryTracer); ok {
+		// Statement-level telemetry (otelpool's statement spans and
+		// connect times), after any tracer of the pool's own.
+		cc.Tracer = chainQueryTracer(cc.Tracer, qt)
+	}
 	return cc
 }
 
