@@ -1,0 +1,108 @@
+package otelpool_test
+
+import (
+	"context"
+	"testing"
+
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+
+	"github.com/tollgate-db/tollgate/otelpool"
+	"github.com/tollgate-db/tollgate/pool"
+)
+
+//go:noinline
+func noop(context.Context) error { return nil }
+
+// tracers are the configurations the overhead is measured in: no Tracer
+// (the baseline), a Telemetry with no provider configured (the global
+// providers, never set in this test binary), and a Telemetry on the real
+// SDK, sampling every span, with a no-op exporter behind a batcher and a
+// manual reader that is never collected.
+func tracers(tb testing.TB) []struct {
+	name string
+	tr   pool.Tracer
+} {
+	unset, err := otelpool.New(otelpool.Config{})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tp := sdktrace.NewTracerProvider(sdktrace.WithBatcher(tracetest.NewNoopExporter()), sdktrace.WithSampler(sdktrace.AlwaysSample()))
+	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(sdkmetric.NewManualReader()))
+	tb.Cleanup(func() {
+		tp.Shutdown(context.Background())
+		mp.Shutdown(context.Background())
+	})
+	withSDK, err := otelpool.New(otelpool.Config{TracerProvider: tp, MeterProvider: mp,
+		Namespace: "app", ServerAddress: "127.0.0.1", ServerPort: 5432})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return []struct {
+		name string
+		tr   pool.Tracer
+	}{{"none", nil}, {"unset", unset}, {"sdk", withSDK}}
+}
+
+// BenchmarkCall is a no-op call through the executor's fast path (a free
+// slot, no database) with each tracer. Run the three in the same run and
+// compare: tracer=unset minus tracer=none is what otelpool costs when no
+// provider is configured.
+func BenchmarkCall(b *testing.B) {
+	for _, tc := range tracers(b) {
+		b.Run("tracer="+tc.name, func(b *testing.B) {
+			e, err := pool.NewExecutor(pool.ExecutorConfig{MaxConcurrent: 4, Tracer: tc.tr})
+			if err != nil {
+				b.Fatal(err)
+			}
+			ctx := context.Background()
+			op := pool.Operation("SELECT", "users")
+			b.ReportAllocs()
+			for b.Loop() {
+				if err := e.Run(ctx, noop, op); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// TestUnsetProviderAllocatesNothing: with no provider configured, a call
+// through a Telemetry allocates exactly what a call without one does.
+func TestUnsetProviderAllocatesNothing(t *testing.T) {
+	tcs := tracers(t)
+	allocs := map[string]float64{}
+	for _, tc := range tcs[:2] {
+		e, err := pool.NewExecutor(pool.ExecutorConfig{MaxConcurrent: 4, Tracer: tc.tr})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx := context.Background()
+		op := pool.Operation("SELECT", "users")
+		allocs[tc.name] = testing.AllocsPerRun(1000, func() { e.Run(ctx, noop, op) })
+	}
+	if allocs["unset"] != allocs["none"] {
+		t.Errorf("a call allocates %v times with an unconfigured Telemetry, %v without one", allocs["unset"], allocs["none"])
+	}
+}
+
+// BenchmarkHooks calls a Telemetry's hooks for one call, as the executor
+// does on its fast path, with no executor around them: what otelpool
+// itself adds to a call.
+func BenchmarkHooks(b *testing.B) {
+	for _, tc := range tracers(b)[1:] {
+		b.Run("tracer="+tc.name, func(b *testing.B) {
+			tr := tc.tr
+			at := tr.(pool.AdmitTracer)
+			ctx := context.Background()
+			start := pool.CallStartEvent{Operation: "SELECT", Collection: "users"}
+			b.ReportAllocs()
+			for b.Loop() {
+				c := tr.CallStart(ctx, start)
+				at.CallAdmitted(c, pool.AdmittedEvent{Attempt: 1})
+				tr.CallEnd(c, pool.CallEndEvent{Attempts: 1, Duration: 1000})
+			}
+		})
+	}
+}
