@@ -162,8 +162,10 @@ type Config struct {
 	// pg_stat_activity shows it. Default: the URL's, else "tollgate".
 	ApplicationName string
 	// Gorm is the GORM configuration; PrepareStmt is forced off in
-	// transaction-pooler mode. Default: GORM's defaults with
-	// SkipDefaultTransaction and a silent GORM logger.
+	// transaction-pooler mode. Its Logger, when set, replaces the pool's
+	// query logging (SlowQueryThreshold, LogQueryValues); when nil, the
+	// pool's is used. Default: GORM's defaults with SkipDefaultTransaction
+	// and the pool's query logging.
 	Gorm *gorm.Config
 	// Tracer observes every call through the executor (see [Tracer]), for
 	// telemetry such as package otelpool. When it is also a
@@ -173,8 +175,22 @@ type Config struct {
 	// instrument. Default: nil (off).
 	Tracer Tracer
 	// Logger receives the pool's events: exhaustion, limit changes and
-	// cleanups at Warn or Info, retries at Debug. Default: slog.Default().
+	// cleanups at Warn or Info, retries at Debug. It also receives the SQL
+	// statements, through GORM's slog logger, with component=tollgate/sql:
+	// in Development every statement at Debug (duration, rows, the
+	// statement with placeholders), in every profile the slow ones at Warn
+	// (SlowQueryThreshold) and the failed ones at Error, except a query
+	// that found no row and a statement the caller canceled (Debug). The
+	// pool's password never shows. Default: slog.Default().
 	Logger *slog.Logger
+	// SlowQueryThreshold: a statement that takes longer is logged at Warn,
+	// in every profile. Negative: no slow-statement log. Default: 200ms.
+	SlowQueryThreshold time.Duration
+	// LogQueryValues puts the bound values into logged statements instead
+	// of their placeholders. They may hold personal data and secrets: the
+	// pool's own password and those of connection strings are still
+	// masked, nothing else is. Default: false.
+	LogQueryValues bool
 }
 
 // ErrInvalidConfig is wrapped by every validation error of Open.
@@ -330,6 +346,9 @@ func (c Config) withDefaults(u *URLSettings) (Config, error) {
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
+	}
+	if c.SlowQueryThreshold == 0 {
+		c.SlowQueryThreshold = DefaultSlowQueryThreshold
 	}
 	return c, nil
 }

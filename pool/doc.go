@@ -113,4 +113,15 @@
 // queue-wait percentiles, and the last classified error. The pool logs
 // exhaustion (Warn), limit changes and cleanups (Info) and retries (Debug)
 // through log/slog.
+//
+// SQL statements go to the same Config.Logger through GORM's own slog
+// logger (component=tollgate/sql): in Development every statement at
+// Debug, with its duration, rows and placeholders ($1, $2) but never the
+// bound values; in every profile statements slower than
+// Config.SlowQueryThreshold (200 ms) at Warn and failed ones at Error,
+// except a query that found no row and a statement the caller canceled.
+// Config.LogQueryValues shows the values. Every line passes through the
+// redactor: the pool's password never shows, and neither does a bound
+// value that a database error quotes back (unless LogQueryValues). A
+// Config.Gorm with its own Logger replaces all of this.
 package pool

@@ -15,7 +15,6 @@ import (
 	"github.com/jackc/pgx/v5/stdlib"
 	"gorm.io/driver/postgres"
 	"gorm.io/gorm"
-	"gorm.io/gorm/logger"
 )
 
 // Pool is a GORM database behind one fair, throttled executor. Every call
@@ -69,10 +68,13 @@ func Open(ctx context.Context, cfg Config) (*Pool, error) {
 		p.cfg.DatabaseURL = u.Redacted // the Pool keeps no secret in plain sight
 	}
 
-	gcfg := &gorm.Config{SkipDefaultTransaction: true, Logger: logger.Discard}
+	gcfg := &gorm.Config{SkipDefaultTransaction: true}
 	if cfg.Gorm != nil {
 		c := *cfg.Gorm
 		gcfg = &c
+	}
+	if gcfg.Logger == nil {
+		gcfg.Logger = p.queryLogger()
 	}
 	dialector := cfg.Dialector
 	if dialector == nil {
@@ -166,14 +168,14 @@ func driverConfig(u URLSettings, cfg Config) *pgx.ConnConfig {
 // connection too.
 func (p *Pool) Do(ctx context.Context, fn func(ctx context.Context, db *gorm.DB) error, opts ...CallOption) error {
 	if tx := p.txFrom(ctx); tx != nil {
-		err := fn(ctx, tx.WithContext(ctx))
+		err := fn(ctx, tx.WithContext(p.stmtCtx(ctx)))
 		if err != nil {
 			p.noteErr(classifyAnswer(err), err)
 		}
 		return explain(err) // counted by the Transaction's endCall
 	}
 	return p.endCall(explain(p.exec.Run(ctx, func(ctx context.Context) error {
-		return fn(ctx, p.db.WithContext(ctx))
+		return fn(ctx, p.db.WithContext(p.stmtCtx(ctx)))
 	}, opts...)))
 }
 
