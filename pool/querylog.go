@@ -40,7 +40,11 @@ func (p *Pool) queryLogger() logger.Interface {
 	if slow < 0 {
 		slow = 0 // GORM's "off"
 	}
-	h := &queryHandler{next: p.cfg.Logger.With("component", "tollgate/sql").Handler(), secrets: p.url.secrets}
+	var secrets []string // the pool's password, as written and decoded
+	if p.url.p != nil {
+		secrets = p.url.p.secrets
+	}
+	h := &queryHandler{next: p.cfg.Logger.With("component", "tollgate/sql").Handler(), secrets: secrets}
 	return sqlLogger{
 		Interface: logger.NewSlogLogger(slog.New(h), logger.Config{
 			LogLevel:                  level,
