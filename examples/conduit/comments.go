@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"slices"
@@ -32,17 +33,20 @@ type commentsEnvelope struct {
 
 // listComments: GET /api/articles/{slug}/comments, oldest first.
 func (s *server) listComments(w http.ResponseWriter, r *http.Request) {
-	a, ok := s.articleBySlug(w, r)
-	if !ok {
-		return
-	}
-	// TODO(repo): Preload("Author")
-	cs, err := s.comments.Find(r.Context(), repo.Where("article_id", repo.Eq, a.ID).OrderBy("id", repo.Asc))
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	out, err := s.commentViews(r, cs)
+	var out []commentJSON
+	err := s.snapshot(r.Context(), func(ctx context.Context) error {
+		a, err := s.findArticle(ctx, r.PathValue("slug"))
+		if err != nil {
+			return err
+		}
+		// TODO(repo): Preload("Author")
+		cs, err := s.comments.Find(ctx, repo.Where("article_id", repo.Eq, a.ID).OrderBy("id", repo.Asc))
+		if err != nil {
+			return err
+		}
+		out, err = s.commentViews(ctx, cs)
+		return err
+	})
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -51,7 +55,7 @@ func (s *server) listComments(w http.ResponseWriter, r *http.Request) {
 }
 
 // commentViews adds the authors' profiles to cs, in two calls.
-func (s *server) commentViews(r *http.Request, cs []Comment) ([]commentJSON, error) {
+func (s *server) commentViews(ctx context.Context, cs []Comment) ([]commentJSON, error) {
 	out := make([]commentJSON, len(cs))
 	if len(cs) == 0 {
 		return out, nil
@@ -62,7 +66,7 @@ func (s *server) commentViews(r *http.Request, cs []Comment) ([]commentJSON, err
 			ids = append(ids, c.AuthorID)
 		}
 	}
-	authors, err := s.users.Find(r.Context(), repo.Where("id", repo.In, ids))
+	authors, err := s.users.Find(ctx, repo.Where("id", repo.In, ids))
 	if err != nil {
 		return nil, err
 	}
@@ -71,8 +75,8 @@ func (s *server) commentViews(r *http.Request, cs []Comment) ([]commentJSON, err
 		byID[u.ID] = u
 	}
 	following := map[int64]bool{}
-	if v, ok := viewerFrom(r.Context()); ok {
-		fs, err := s.followingOf(r.Context(), v.ID, ids...)
+	if v, ok := viewerFrom(ctx); ok {
+		fs, err := s.followingOf(ctx, v.ID, ids...)
 		if err != nil {
 			return nil, err
 		}
@@ -108,16 +112,19 @@ func (s *server) addComment(w http.ResponseWriter, r *http.Request) {
 	if p.answered(w) {
 		return
 	}
-	a, ok := s.articleBySlug(w, r)
-	if !ok {
-		return
-	}
-	c := Comment{Body: req.Comment.Body, ArticleID: a.ID, AuthorID: v.ID}
-	if err := s.comments.Create(r.Context(), &c); err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	out, err := s.commentViews(r, []Comment{c})
+	var out []commentJSON
+	err := s.p.Transaction(r.Context(), func(ctx context.Context) error {
+		a, err := s.findArticle(ctx, r.PathValue("slug"))
+		if err != nil {
+			return err
+		}
+		c := Comment{Body: req.Comment.Body, ArticleID: a.ID, AuthorID: v.ID}
+		if err := s.comments.Create(ctx, &c); err != nil {
+			return err
+		}
+		out, err = s.commentViews(ctx, []Comment{c})
+		return err
+	})
 	if err != nil {
 		s.fail(w, r, err)
 		return

@@ -20,24 +20,32 @@ func (s *server) unfavorite(w http.ResponseWriter, r *http.Request) {
 
 func (s *server) setFavorite(w http.ResponseWriter, r *http.Request, on bool) {
 	v, _ := viewerFrom(r.Context())
-	a, ok := s.articleBySlug(w, r)
-	if !ok {
-		return
-	}
-	var err error
-	if on {
-		// TODO(repo): s.users.Links("Favorites").Add(ctx, v.ID, a.ID)
-		err = s.favorites.Upsert(r.Context(), []Favorite{{UserID: v.ID, ArticleID: a.ID}},
-			[]string{"user_id", "article_id"}, "user_id")
-	} else {
-		// TODO(repo): s.users.Links("Favorites").Remove(ctx, v.ID, a.ID)
-		err = s.p.Do(r.Context(), func(ctx context.Context, db *gorm.DB) error {
-			return db.Where("user_id = ? AND article_id = ?", v.ID, a.ID).Delete(&Favorite{}).Error
-		})
-	}
+	var view []articleJSON
+	// One transaction: one slot, and the answer shows the write.
+	err := s.p.Transaction(r.Context(), func(ctx context.Context) error {
+		a, err := s.findArticle(ctx, r.PathValue("slug"))
+		if err != nil {
+			return err
+		}
+		if on {
+			// TODO(repo): s.users.Links("Favorites").Add(ctx, v.ID, a.ID)
+			err = s.favorites.Upsert(ctx, []Favorite{{UserID: v.ID, ArticleID: a.ID}},
+				[]string{"user_id", "article_id"}, "user_id")
+		} else {
+			// TODO(repo): s.users.Links("Favorites").Remove(ctx, v.ID, a.ID)
+			err = s.p.Do(ctx, func(ctx context.Context, db *gorm.DB) error {
+				return db.Where("user_id = ? AND article_id = ?", v.ID, a.ID).Delete(&Favorite{}).Error
+			})
+		}
+		if err != nil {
+			return err
+		}
+		view, err = s.views(ctx, []Article{a}, true)
+		return err
+	})
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
-	s.answerArticle(w, r, http.StatusOK, a)
+	writeJSON(w, http.StatusOK, articleEnvelope{view[0]})
 }

@@ -43,12 +43,17 @@ func (s *server) answerList(w http.ResponseWriter, r *http.Request, f articleFil
 	if !ok {
 		return
 	}
-	arts, total, err := s.findArticles(r.Context(), f, limit, offset)
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	views, err := s.views(r.Context(), arts, false)
+	var views []articleJSON
+	var total int64
+	err := s.snapshot(r.Context(), func(ctx context.Context) error {
+		arts, n, err := s.findArticles(ctx, f, limit, offset)
+		if err != nil {
+			return err
+		}
+		total = n
+		views, err = s.views(ctx, arts, false)
+		return err
+	})
 	if err != nil {
 		s.fail(w, r, err)
 		return
