@@ -46,7 +46,9 @@ func TestSeedSituation(t *testing.T) {
 		t.Fatal(err)
 	}
 	q := u.Query()
+	// The seed's Prisma settings: 5 connections, 10 s to wait for one.
 	q.Set("connection_limit", "5")
+	q.Set("pool_timeout", "10")
 	u.RawQuery = q.Encode()
 
 	// Start the instances at once, as a deploy does: each migrates at
@@ -114,7 +116,7 @@ func TestSeedSituation(t *testing.T) {
 		waitP99 = append(waitP99, e.QueueWaitP99.Round(time.Millisecond))
 	}
 	slices.Sort(all.lat)
-	t.Logf("seed situation: %d instances x connection_limit=5 through session PgBouncer (max_client_conn 15), %d clients for %v",
+	t.Logf("seed situation: %d instances x connection_limit=5&pool_timeout=10 through session PgBouncer (max_client_conn 15), %d clients for %v",
 		seedInstances, seedClients, elapsed.Round(time.Millisecond))
 	t.Logf("  %d requests, %.0f rps, p50 %v, p99 %v, max %v; 2xx %d, 4xx %d, 5xx %d, transport errors %d",
 		len(all.lat), float64(len(all.lat))/elapsed.Seconds(), pct(all.lat, 50), pct(all.lat, 99), pct(all.lat, 100),
