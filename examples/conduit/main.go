@@ -63,15 +63,28 @@ func run(ctx context.Context, log *slog.Logger) error {
 		p.Close(context.Background())
 		return fmt.Errorf("migrate: %w", err)
 	}
-	ln, err := listen("ADDR", "127.0.0.1:8080")
+	member, err := joinFleet(ctx, p, os.Getenv("FLEET_BUDGET"), log)
 	if err != nil {
 		p.Close(context.Background())
+		return fmt.Errorf("fleet: %w", err)
+	}
+	// The fleet's row goes before the pool: the others take its share.
+	closeDB := func(ctx context.Context) error {
+		var err error
+		if member != nil {
+			err = member.Close(ctx)
+		}
+		return errors.Join(err, p.Close(ctx))
+	}
+	ln, err := listen("ADDR", "127.0.0.1:8080")
+	if err != nil {
+		closeDB(context.Background())
 		return err
 	}
 	adminLn, err := listen("ADMIN_ADDR", "127.0.0.1:9090")
 	if err != nil {
 		ln.Close()
-		p.Close(context.Background())
+		closeDB(context.Background())
 		return err
 	}
 	log.Info("conduit: listening", "api", "http://"+ln.Addr().String()+"/api",
@@ -82,11 +95,13 @@ func run(ctx context.Context, log *slog.Logger) error {
 		Logger:      log,
 	})
 	if err != nil {
-		p.Close(context.Background())
+		ln.Close()
+		adminLn.Close()
+		closeDB(context.Background())
 		return err
 	}
 	defer srv.Close()
-	return serve(ctx, p, log, site{ln, srv}, site{adminLn, srv.Admin()})
+	return serve(ctx, closeDB, log, site{ln, srv}, site{adminLn, srv.Admin()})
 }
 
 // jwtSecret is JWT_SECRET, or a random key when it is unset: tokens then
@@ -157,8 +172,9 @@ type site struct {
 
 // serve answers on every site until ctx ends or one of them fails, then
 // shuts down in order: stop accepting and wait for in-flight requests on
-// every site (http.Server.Shutdown), then drain and close the pool.
-func serve(ctx context.Context, p *pool.Pool, log *slog.Logger, sites ...site) error {
+// every site (http.Server.Shutdown), then closeDB (the fleet membership,
+// then the pool, which drains).
+func serve(ctx context.Context, closeDB func(context.Context) error, log *slog.Logger, sites ...site) error {
 	servers := make([]*http.Server, len(sites))
 	errc := make(chan error, len(sites))
 	for i, st := range sites {
@@ -196,5 +212,5 @@ func serve(ctx context.Context, p *pool.Pool, log *slog.Logger, sites ...site) e
 		}
 	}
 	// Only now, with no request left in flight, is the pool closed.
-	return errors.Join(serveErr, errors.Join(shutErrs...), p.Close(sctx))
+	return errors.Join(serveErr, errors.Join(shutErrs...), closeDB(sctx))
 }

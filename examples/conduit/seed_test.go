@@ -7,12 +7,14 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/url"
+	"os"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/tollgate-db/tollgate/fleet"
 	"github.com/tollgate-db/tollgate/internal/testdb"
 	"github.com/tollgate-db/tollgate/pool"
 )
@@ -38,7 +40,19 @@ const (
 // PgBouncer (max_client_conn 15), each with connection_limit=5, and 200
 // concurrent clients for 10 s spread over them: reads, the feed, favorite
 // and unfavorite, comments. Every answer must be 2xx.
+//
+// The instances join one fleet with the bouncer's 15 slots as its
+// budget, as the README says to deploy them (FLEET_BUDGET). With
+// CONDUIT_SEED_NO_FLEET=1 they do not, and only each pool's adaptive
+// limit (lowered where exhaustion struck) keeps them in the budget: the
+// instance that happened to meet exhaustion first can end with a limit
+// of 1 while the others keep 5, and its clients then wait longer than
+// the 10 s pool_timeout (503).
 func TestSeedSituation(t *testing.T) {
+	budget := "15"
+	if os.Getenv("CONDUIT_SEED_NO_FLEET") == "1" {
+		budget = ""
+	}
 	bouncer := testdb.PgBouncerSession(t) // the bouncer is ours alone until t ends
 	db := testdb.CreateDatabase(t, "conduit_seed")
 	u, err := url.Parse(testdb.WithDatabase(t, bouncer, db))
@@ -54,6 +68,7 @@ func TestSeedSituation(t *testing.T) {
 	// Start the instances at once, as a deploy does: each migrates at
 	// start-up, and the migrator's lock lets one apply the schema.
 	pools := make([]*pool.Pool, seedInstances)
+	members := make([]*fleet.Member, seedInstances)
 	bases := make([]string, seedInstances)
 	var wg sync.WaitGroup
 	errs := make([]error, seedInstances)
@@ -68,7 +83,14 @@ func TestSeedSituation(t *testing.T) {
 				p.Close(context.Background())
 				done()
 			})
-			pools[i], errs[i] = p, migrate(t.Context(), p, "", quiet)
+			pools[i] = p
+			if errs[i] = migrate(t.Context(), p, "", quiet); errs[i] != nil {
+				return
+			}
+			members[i], errs[i] = joinFleet(t.Context(), p, budget, quiet)
+			if m := members[i]; m != nil {
+				t.Cleanup(func() { m.Close(context.Background()) }) // runs before the pool's Close
+			}
 		})
 	}
 	wg.Wait()
@@ -105,7 +127,7 @@ func TestSeedSituation(t *testing.T) {
 		all.merge(r)
 	}
 	var exhaustions, retried, decreases int64
-	var limits []int
+	var limits, shares []int
 	var waitP99 []time.Duration
 	for _, p := range pools {
 		e := p.Stats().Executor
@@ -115,14 +137,19 @@ func TestSeedSituation(t *testing.T) {
 		limits = append(limits, e.Limit)
 		waitP99 = append(waitP99, e.QueueWaitP99.Round(time.Millisecond))
 	}
+	for _, m := range members {
+		if m != nil {
+			shares = append(shares, m.Stats().Share)
+		}
+	}
 	slices.Sort(all.lat)
-	t.Logf("seed situation: %d instances x connection_limit=5&pool_timeout=10 through session PgBouncer (max_client_conn 15), %d clients for %v",
-		seedInstances, seedClients, elapsed.Round(time.Millisecond))
+	t.Logf("seed situation: %d instances x connection_limit=5&pool_timeout=10 through session PgBouncer (max_client_conn 15), fleet budget %q, %d clients for %v",
+		seedInstances, budget, seedClients, elapsed.Round(time.Millisecond))
 	t.Logf("  %d requests, %.0f rps, p50 %v, p99 %v, max %v; 2xx %d, 4xx %d, 5xx %d, transport errors %d",
 		len(all.lat), float64(len(all.lat))/elapsed.Seconds(), pct(all.lat, 50), pct(all.lat, 99), pct(all.lat, 100),
 		all.ok, all.c4xx, all.c5xx, all.transport)
-	t.Logf("  pools: %d exhaustions absorbed, %d retries, %d limit decreases, limits now %v, queue wait p99 %v",
-		exhaustions, retried, decreases, limits, waitP99)
+	t.Logf("  pools: %d exhaustions absorbed, %d retries, %d limit decreases, limits now %v, fleet shares %v, queue wait p99 %v",
+		exhaustions, retried, decreases, limits, shares, waitP99)
 	for _, s := range all.samples {
 		t.Logf("  sample failure: %s", s)
 	}

@@ -1,14 +1,10 @@
 package main
 
 import (
-	"context"
-	"embed"
 	"errors"
 	"log/slog"
-	"math/rand/v2"
 	"net/http"
 	"sync"
-	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -16,54 +12,9 @@ import (
 
 	"github.com/tollgate-db/tollgate/health"
 	"github.com/tollgate-db/tollgate/metrics"
-	"github.com/tollgate-db/tollgate/migrations"
 	"github.com/tollgate-db/tollgate/pool"
 	"github.com/tollgate-db/tollgate/repo"
 )
-
-// schema holds the versioned migrations, one directory per dialect.
-//
-//go:embed schema
-var schema embed.FS
-
-// migrate applies the migrations. Every instance runs it at start-up; the
-// migrator's lock (a table lease, which holds behind a transaction pooler
-// too) lets one apply them while the others wait. directURL, when set, is
-// a direct connection for the migrations (Prisma's directUrl).
-//
-// The migrator talks to the pool's *sql.DB directly (goose needs one), not
-// through the executor, so it gets none of the executor's retries: when
-// several instances start at once behind a pooler with few client slots
-// (the seed's session-mode PgBouncer), a connect can be refused with
-// "max_client_conn". Such an exhaustion is retried here, with backoff,
-// until ctx ends; any other error is returned at once.
-func migrate(ctx context.Context, p *pool.Pool, directURL string, log *slog.Logger) error {
-	m, err := migrations.New(p, migrations.Config{
-		FS:        schema,
-		Dir:       "schema/" + p.Gorm().Dialector.Name(), // postgres or sqlite
-		Table:     "conduit_schema_migrations",
-		DirectURL: directURL,
-		Logger:    log,
-	})
-	if err != nil {
-		return err
-	}
-	defer m.Close()
-	backoff := 100 * time.Millisecond
-	for {
-		_, err = m.Up(ctx)
-		if err == nil || !pool.IsPoolExhausted(err) {
-			return err
-		}
-		log.Warn("conduit: migrations: the database is out of connections; retrying", "in", backoff)
-		select {
-		case <-ctx.Done():
-			return errors.Join(err, ctx.Err())
-		case <-time.After(backoff + rand.N(backoff)):
-		}
-		backoff = min(2*backoff, 2*time.Second)
-	}
-}
 
 // serverConfig configures newServer.
 type serverConfig struct {
