@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
@@ -64,15 +65,7 @@ func newPG(t *testing.T, cfg pool.Config) *pgFixture {
 }
 
 // spansNamed returns the ended spans called name.
-func (f *pgFixture) spansNamed(name string) []sdktrace.ReadOnlySpan {
-	var out []sdktrace.ReadOnlySpan
-	for _, s := range f.sdk.spans.Ended() {
-		if s.Name() == name {
-			out = append(out, s)
-		}
-	}
-	return out
-}
+func (f *pgFixture) spansNamed(name string) []sdktrace.ReadOnlySpan { return spansNamedIn(f.sdk, name) }
 
 // TestConformanceMetrics checks every metric's name, unit, instrument kind
 // and required attributes against the semconv package's generated
@@ -125,7 +118,7 @@ func TestConformanceMetrics(t *testing.T) {
 		{otelpool.MetricLimitMax, "{slot}", gauge, []attribute.KeyValue{poolAttr}},
 		{otelpool.MetricInFlight, "{call}", upDownCounter, []attribute.KeyValue{poolAttr}},
 		{otelpool.MetricLimitChanges, "{change}", counter, []attribute.KeyValue{poolAttr, otelpool.AttrLimitDirection.String("decrease")}},
-		{otelpool.MetricExhaustions, "{error}", counter, []attribute.KeyValue{poolAttr}},
+		{otelpool.MetricExhaustions, "{error}", counter, []attribute.KeyValue{poolAttr, otelpool.AttrExhaustionSource.String("pgbouncer")}},
 		{otelpool.MetricRetries, "{retry}", counter, []attribute.KeyValue{poolAttr}},
 		{otelpool.MetricRejections, "{call}", counter, []attribute.KeyValue{poolAttr}},
 	}
@@ -458,4 +451,75 @@ func TestConformanceQueryTextOptIn(t *testing.T) {
 	if !slices.Equal(texts, []string{"SELECT length($1::text)"}) {
 		t.Errorf("db.query.text %q, want the statement with its placeholder", texts)
 	}
+}
+
+// TestConformanceExhaustedPgBouncer: a session-mode PgBouncer out of
+// client slots refuses the call; its retries say who refused, and
+// tollgate.executor.exhaustions counts them under source pgbouncer.
+func TestConformanceExhaustedPgBouncer(t *testing.T) {
+	u := testdb.PgBouncerSession(t)
+	s := newSDK(t)
+	tel := s.telemetry(t, otelpool.Config{})
+	p, err := pool.Open(context.Background(), pool.Config{DatabaseURL: u, MaxOpenConns: 2, Tracer: tel,
+		Retry: pool.RetryConfig{Attempts: 2, ExhaustedAttempts: 2, Backoff: 10 * time.Millisecond}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close(context.Background())
+	if err := tel.Observe(p); err != nil {
+		t.Fatal(err)
+	}
+	p.Cleanup(context.Background()) // the pool's idle connection would hold a client slot
+	var conns []*pgx.Conn
+	defer func() {
+		for _, c := range conns {
+			c.Close(context.Background())
+		}
+	}()
+	for range 40 {
+		c, err := pgx.Connect(context.Background(), u)
+		if err != nil {
+			break
+		}
+		conns = append(conns, c)
+	}
+	s.spans.Reset()
+	err = p.Do(context.Background(), func(ctx context.Context, db *gorm.DB) error {
+		return db.Exec("SELECT 1").Error
+	}, pool.Operation("SELECT", "widgets"))
+	if pool.Classify(err) != pool.Exhausted {
+		t.Fatalf("after %d connections took PgBouncer's slots: %v, want exhausted", len(conns), err)
+	}
+	calls := spansNamedIn(s, "SELECT widgets")
+	if len(calls) != 1 {
+		t.Fatalf("call spans %v", names(s.spans.Ended()))
+	}
+	var sources []string
+	for _, e := range calls[0].Events() {
+		if e.Name == "retry" {
+			v, _ := spanAttr(e.Attributes, otelpool.AttrExhaustionSource)
+			sources = append(sources, v.AsString())
+		}
+	}
+	if !slices.Equal(sources, []string{"pgbouncer"}) {
+		t.Errorf("retry events' %s %v, want [pgbouncer]", otelpool.AttrExhaustionSource, sources)
+	}
+	checkFailed(t, calls[0], "08P01")
+	got := s.collect(t)
+	if v, _ := intValue(got[otelpool.MetricExhaustions], otelpool.AttrExhaustionSource.String("pgbouncer")); v < 2 {
+		t.Errorf("%s{pgbouncer} = %d after two refused attempts, want >= 2", otelpool.MetricExhaustions, v)
+	}
+	if v, _ := intValue(got[otelpool.MetricExhaustions], otelpool.AttrExhaustionSource.String("postgres")); v != 0 {
+		t.Errorf("%s{postgres} = %d, want 0", otelpool.MetricExhaustions, v)
+	}
+}
+
+func spansNamedIn(s *sdk, name string) []sdktrace.ReadOnlySpan {
+	var out []sdktrace.ReadOnlySpan
+	for _, sp := range s.spans.Ended() {
+		if sp.Name() == name {
+			out = append(out, sp)
+		}
+	}
+	return out
 }

@@ -24,7 +24,8 @@
 // db.system.name). Its events are "queued" (the call had to wait for a
 // slot), "admitted" (with tollgate.queue.wait_time and
 // tollgate.call.attempt) and one "retry" per retry (attempt, class,
-// error.type, db.response.status_code, backoff). At its end it carries
+// error.type, db.response.status_code, tollgate.exhaustion.source when
+// the pool was out of slots, backoff). At its end it carries
 // tollgate.queue.wait_time (seconds, every attempt's wait added up),
 // tollgate.call.attempts and, on failure, db.response.status_code (the
 // SQLSTATE) and error.type: the SQLSTATE when the database answered, else
@@ -53,8 +54,9 @@
 // .max (MaxOpenConns), .pending_requests (calls waiting in the executor's
 // queue), .timeouts (calls that gave up waiting, ErrQueueTimeout), and
 // tollgate's tollgate.executor.limit, .limit.max, .in_flight,
-// .limit.changes (by tollgate.limit.direction), .exhaustions,
-// .retries and .rejections.
+// .limit.changes (by tollgate.limit.direction), .exhaustions (by
+// tollgate.exhaustion.source: postgres, pgbouncer, supavisor), .retries
+// and .rejections.
 //
 // Every connection metric carries db.client.connection.pool.name: by
 // default server.address:server.port/db.namespace, as the conventions say.

@@ -27,7 +27,7 @@ const (
 	MetricLimitMax     = "tollgate.executor.limit.max"     // gauge {slot}: the limit's ceiling (SetCeiling, the fleet's share)
 	MetricInFlight     = "tollgate.executor.in_flight"     // updowncounter {call}: calls holding a slot
 	MetricLimitChanges = "tollgate.executor.limit.changes" // counter {change}, tollgate.limit.direction
-	MetricExhaustions  = "tollgate.executor.exhaustions"   // counter {error}: attempts refused for lack of slots
+	MetricExhaustions  = "tollgate.executor.exhaustions"   // counter {error}, tollgate.exhaustion.source
 	MetricRetries      = "tollgate.executor.retries"       // counter {retry}
 	MetricRejections   = "tollgate.executor.rejections"    // counter {call}: refused with ErrQueueFull
 )
@@ -92,7 +92,7 @@ func (in *instruments) init(m metric.Meter) error {
 	in.changes, errs[13] = m.Int64ObservableCounter(MetricLimitChanges, metric.WithUnit("{change}"),
 		metric.WithDescription("Times the adaptive limit was lowered (pool exhaustion) or raised back."))
 	in.exhaustions, errs[14] = m.Int64ObservableCounter(MetricExhaustions, metric.WithUnit("{error}"),
-		metric.WithDescription("Attempts refused for lack of connection slots (PostgreSQL 53300, PgBouncer, Supavisor)."))
+		metric.WithDescription("Attempts refused for lack of connection slots, by who refused them: PostgreSQL (53300), PgBouncer (max_client_conn), Supavisor."))
 	in.retries, errs[15] = m.Int64ObservableCounter(MetricRetries, metric.WithUnit("{retry}"),
 		metric.WithDescription("Retries the executor made."))
 	in.rejections, errs[16] = m.Int64ObservableCounter(MetricRejections, metric.WithUnit("{call}"),
@@ -102,8 +102,11 @@ func (in *instruments) init(m metric.Meter) error {
 
 // Precomputed attribute sets of the observed metrics.
 var (
-	setDecrease = attribute.NewSet(AttrLimitDirection.String("decrease"))
-	setIncrease = attribute.NewSet(AttrLimitDirection.String("increase"))
+	setDecrease  = attribute.NewSet(AttrLimitDirection.String("decrease"))
+	setIncrease  = attribute.NewSet(AttrLimitDirection.String("increase"))
+	setPostgres  = attribute.NewSet(AttrExhaustionSource.String("postgres"))
+	setPgBouncer = attribute.NewSet(AttrExhaustionSource.String("pgbouncer"))
+	setSupavisor = attribute.NewSet(AttrExhaustionSource.String("supavisor"))
 )
 
 // register reports src's Stats through one callback, which reads them once
@@ -119,6 +122,7 @@ func (in *instruments) register(src Source, poolSet attribute.Set) (metric.Regis
 		return metric.WithAttributeSet(attribute.NewSet(append(poolKV, s.ToSlice()...)...))
 	}
 	dec, inc := merged(setDecrease), merged(setIncrease)
+	byPostgres, byPgBouncer, bySupavisor := merged(setPostgres), merged(setPgBouncer), merged(setSupavisor)
 	maxIdle := src.Config().MaxIdleConns
 
 	return in.meter.RegisterCallback(func(_ context.Context, o metric.Observer) error {
@@ -135,7 +139,9 @@ func (in *instruments) register(src Source, poolSet attribute.Set) (metric.Regis
 		o.ObserveInt64(in.inFlight, int64(s.Executor.InFlight), withPool)
 		o.ObserveInt64(in.changes, s.Executor.LimitDecreases, dec)
 		o.ObserveInt64(in.changes, s.Executor.LimitIncreases, inc)
-		o.ObserveInt64(in.exhaustions, s.Executor.Exhaustions, withPool)
+		o.ObserveInt64(in.exhaustions, s.ExhaustedPostgres, byPostgres)
+		o.ObserveInt64(in.exhaustions, s.ExhaustedPgBouncer, byPgBouncer)
+		o.ObserveInt64(in.exhaustions, s.ExhaustedSupavisor, bySupavisor)
 		o.ObserveInt64(in.retries, s.Executor.Retried, withPool)
 		o.ObserveInt64(in.rejections, s.Executor.Rejected, withPool)
 		return nil

@@ -184,6 +184,9 @@ func (t *Telemetry) CallRetry(ctx context.Context, ev pool.RetryEvent) {
 		if code != "" {
 			kvs = append(kvs, semconv.DBResponseStatusCode(code))
 		}
+		if src := pool.ExhaustionSource(ev.Err); src != "" {
+			kvs = append(kvs, AttrExhaustionSource.String(src))
+		}
 		c.span.AddEvent("retry", trace.WithAttributes(kvs...))
 	}
 }
