@@ -158,11 +158,29 @@ func checkScheme(raw string) error {
 	}
 	switch scheme := raw[:i]; {
 	case scheme == "postgres" || scheme == "postgresql":
-		return nil
+		return checkPath(raw[i+3:])
 	case strings.EqualFold(scheme, "postgres") || strings.EqualFold(scheme, "postgresql"):
 		return &URLError{Param: "scheme", Reason: "write postgres:// or postgresql:// in lower case (pgx, like libpq, reads any other spelling as a keyword/value DSN)"}
 	}
 	return &URLError{Param: "scheme", Reason: "must be postgres:// or postgresql://"}
+}
+
+// checkPath refuses a raw '@' in the path: libpq ends the userinfo at the
+// first '/', so postgres://u:2024/Secret@host/db reads host u, port 2024
+// and database "Secret@host/db" — the password would travel, and be
+// quoted, as a database name.
+func checkPath(p string) error {
+	if i := strings.IndexAny(p, "@/"); i >= 0 && p[i] == '@' {
+		p = p[i+1:]
+	}
+	if q := strings.IndexByte(p, '?'); q >= 0 {
+		p = p[:q]
+	}
+	if slash := strings.IndexByte(p, '/'); slash >= 0 && strings.Contains(p[slash:], "@") {
+		return &URLError{Param: "userinfo", Reason: "a raw '@' after the first '/': a '/' in a password ends the userinfo early (libpq and pgx then read the rest as host, port and database); " +
+			"percent-encode it as %2F (and '@' in a database name as %40)"}
+	}
+	return nil
 }
 
 // libpqKeys are the connection parameters pgx reads itself; a key that

@@ -83,6 +83,7 @@ func TestParseURLErrors(t *testing.T) {
 		{"postgres://u:" + pw + "@h/db?sslmode=require&sslcert=/nonexistent/ca.pem", "sslcert", "sslrootcert"},
 		{"postgres://u:" + pw + "@h/db?schema=a&search_path=b", "schema", "keep one"},
 		{"postgres://u:" + pw + "@h:port/db", "port", "percent-encoded"},
+		{"postgres://u:2024/" + pw + "@h/db", "userinfo", "%2F"},
 		{"postgres://u:" + pw + "@h/db?a=%zz", "", "two hex digits"},
 		{"postgres://h/db?password=" + pw + "%zz", "", "password has a '%'"},
 		{"postgres://h/db?password=" + pw + ";XYZ&x", "", `has no "="`},
