@@ -8,6 +8,7 @@ import (
 	"context"
 	"embed"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -92,16 +93,43 @@ func main() {
 	} else if len(set) > 0 {
 		fmt.Printf("read .env: %s\n", strings.Join(set, ", "))
 	}
+	verbose := flag.Bool("v", false, "log at Debug: every SQL statement in the development profile (same as LOG_LEVEL=debug)")
+	flag.Parse()
+	level, err := logLevel(*verbose, os.Getenv("LOG_LEVEL"))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "quickstart:", err)
+		os.Exit(2)
+	}
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	if err := run(ctx, os.Stdout); err != nil {
+	if err := run(ctx, os.Stdout, log); err != nil {
 		fmt.Fprintln(os.Stderr, "quickstart:", err)
 		os.Exit(1)
 	}
 }
 
-func run(ctx context.Context, out io.Writer) error {
-	p, cleanup, err := open(ctx, out)
+// logLevel is Warn unless asked: -v or LOG_LEVEL=debug for Debug, which in
+// the development profile (APP_ENV unset or development) shows every SQL
+// statement the pool runs, with placeholders instead of values.
+func logLevel(verbose bool, env string) (slog.Level, error) {
+	if verbose {
+		return slog.LevelDebug, nil
+	}
+	if env == "" {
+		return slog.LevelWarn, nil
+	}
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(env)); err != nil {
+		return 0, fmt.Errorf("LOG_LEVEL=%q: want debug, info, warn or error", env)
+	}
+	return l, nil
+}
+
+// run is the whole demonstration; log receives the pool's events and its
+// SQL statements.
+func run(ctx context.Context, out io.Writer, log *slog.Logger) error {
+	p, cleanup, err := open(ctx, out, log)
 	if err != nil {
 		return err
 	}
@@ -203,8 +231,7 @@ func run(ctx context.Context, out io.Writer) error {
 
 // open opens PostgreSQL when DATABASE_URL is set, else SQLite in a
 // temporary directory (SQLite allows one writer: one connection).
-func open(ctx context.Context, out io.Writer) (*pool.Pool, func(), error) {
-	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+func open(ctx context.Context, out io.Writer, logger *slog.Logger) (*pool.Pool, func(), error) {
 	if url := os.Getenv("DATABASE_URL"); url != "" {
 		p, err := pool.Open(ctx, pool.Config{DatabaseURL: url, Logger: logger})
 		if err != nil {
