@@ -258,7 +258,7 @@ func (m *Member) heartbeat(ctx context.Context) error {
 	start := time.Now()
 	m.fallbackIfStale(start)
 	demand := m.takeDemand()
-	live, now, err := m.st.beat(ctx, Instance{ID: m.cfg.ID, Demand: demand, MaxConns: m.maxConns, Share: m.share}, m.cfg.TTL)
+	live, now, err := m.st.beat(ctx, Instance{ID: m.cfg.ID, Demand: demand, MaxConns: m.maxConns, Share: m.share}, m.capacity, m.cfg.TTL)
 	if err != nil {
 		return err
 	}

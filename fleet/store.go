@@ -29,6 +29,8 @@ func Schema(table string) string {
 	demand    real        NOT NULL,
 	max_conns integer     NOT NULL,
 	share     integer     NOT NULL,
+	capacity  integer     NOT NULL,
+	ttl_ms    integer     NOT NULL,
 	heartbeat timestamptz NOT NULL,
 	joined    timestamptz NOT NULL,
 	PRIMARY KEY (fleet, id)
@@ -69,12 +71,13 @@ func (s *store) ensure(ctx context.Context) error {
 // rows come from the statement's snapshot, this instance's own from
 // RETURNING. Rows dead for more than ten TTLs are deleted on the way, so
 // that crashed instances do not pile up.
-func (s *store) beat(ctx context.Context, self Instance, ttl time.Duration) (live []Instance, now time.Time, err error) {
+func (s *store) beat(ctx context.Context, self Instance, capacity int, ttl time.Duration) (live []Instance, now time.Time, err error) {
 	q := `WITH me AS (
-	INSERT INTO ` + s.table + ` AS f (fleet, id, demand, max_conns, share, heartbeat, joined)
-	VALUES ($1::text, $2::text, $3::real, $4::integer, $5::integer, now(), now())
+	INSERT INTO ` + s.table + ` AS f (fleet, id, demand, max_conns, share, capacity, ttl_ms, heartbeat, joined)
+	VALUES ($1::text, $2::text, $3::real, $4::integer, $5::integer, $7::integer, ($6::float8 * 1000)::integer, now(), now())
 	ON CONFLICT (fleet, id) DO UPDATE
-	SET demand = EXCLUDED.demand, max_conns = EXCLUDED.max_conns, share = EXCLUDED.share, heartbeat = EXCLUDED.heartbeat
+	SET demand = EXCLUDED.demand, max_conns = EXCLUDED.max_conns, share = EXCLUDED.share,
+		capacity = EXCLUDED.capacity, ttl_ms = EXCLUDED.ttl_ms, heartbeat = EXCLUDED.heartbeat
 	RETURNING id, demand, max_conns, share
 ), gone AS (
 	DELETE FROM ` + s.table + ` WHERE fleet = $1::text AND heartbeat < now() - make_interval(secs => $6::float8 * 10)
@@ -83,7 +86,7 @@ SELECT id, demand, max_conns, share, now() FROM me
 UNION ALL
 SELECT id, demand, max_conns, share, now() FROM ` + s.table + `
 WHERE fleet = $1::text AND id <> $2::text AND heartbeat > now() - make_interval(secs => $6::float8)`
-	rows, err := s.db.QueryContext(ctx, q, s.fleet, self.ID, self.Demand, self.MaxConns, self.Share, ttl.Seconds())
+	rows, err := s.db.QueryContext(ctx, q, s.fleet, self.ID, self.Demand, self.MaxConns, self.Share, ttl.Seconds(), capacity)
 	if err != nil {
 		return nil, time.Time{}, err
 	}
@@ -116,10 +119,16 @@ func (s *store) leave(ctx context.Context, id string) error {
 type Row struct {
 	Fleet     string
 	Instance            // ID, Demand, MaxConns, Share
+	Capacity  int       // Budget − Reserve, as the instance has it
+	TTL       time.Duration
 	Heartbeat time.Time // on the database's clock
 	Joined    time.Time
 	Age       time.Duration // database now minus Heartbeat
 }
+
+// Live reports whether the row's instance counts: its last heartbeat is
+// younger than its TTL.
+func (r Row) Live() bool { return r.Age < r.TTL }
 
 // ReadTable returns every row of table (DefaultTable when empty), live and
 // expired, ordered by fleet and ID, with each row's heartbeat age on the
@@ -132,7 +141,7 @@ func ReadTable(ctx context.Context, db *sql.DB, table string) ([]Row, error) {
 	if !identifier.MatchString(table) {
 		return nil, fmt.Errorf("fleet: table name %q is not a lower-case identifier", table)
 	}
-	rows, err := db.QueryContext(ctx, `SELECT fleet, id, demand, max_conns, share, heartbeat, joined, extract(epoch FROM now() - heartbeat)::float8
+	rows, err := db.QueryContext(ctx, `SELECT fleet, id, demand, max_conns, share, capacity, ttl_ms, heartbeat, joined, extract(epoch FROM now() - heartbeat)::float8
 FROM `+table+` ORDER BY fleet, id`)
 	if err != nil {
 		return nil, fmt.Errorf("fleet: read %s: %w", table, err)
@@ -142,10 +151,12 @@ FROM `+table+` ORDER BY fleet, id`)
 	for rows.Next() {
 		var r Row
 		var age float64
-		if err := rows.Scan(&r.Fleet, &r.ID, &r.Demand, &r.MaxConns, &r.Share, &r.Heartbeat, &r.Joined, &age); err != nil {
+		var ttl int64
+		if err := rows.Scan(&r.Fleet, &r.ID, &r.Demand, &r.MaxConns, &r.Share, &r.Capacity, &ttl, &r.Heartbeat, &r.Joined, &age); err != nil {
 			return nil, fmt.Errorf("fleet: read %s: %w", table, err)
 		}
 		r.Age = time.Duration(age * float64(time.Second))
+		r.TTL = time.Duration(ttl) * time.Millisecond
 		out = append(out, r)
 	}
 	return out, rows.Err()
