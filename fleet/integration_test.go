@@ -14,9 +14,13 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/tollgate-db/tollgate/fleet"
+	"github.com/tollgate-db/tollgate/health"
 	"github.com/tollgate-db/tollgate/internal/testdb"
 	"github.com/tollgate-db/tollgate/pool"
 )
+
+// A Member is what the health report takes as its fleet.
+var _ health.FleetSource = (*fleet.Member)(nil)
 
 var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
 

@@ -58,6 +58,10 @@ type Config struct {
 	// cleanup attempts (Debug: anyone who can reach the handler can make
 	// them, so they must not flood an Info log). Default: slog.Default().
 	Logger *slog.Logger
+	// Fleet, when set, adds the instance's fleet figures (share, live
+	// instances, fleet demand) to the report: pass the *fleet.Member.
+	// Default: nil (no "fleet" object).
+	Fleet FleetSource
 
 	// The thresholds of the report's warnings (see Warning): the seed's
 	// "Monitoring Metrics". A warning never changes the status.

@@ -58,6 +58,9 @@ type Report struct {
 	// (see Warning and Config.UtilizationWarn); an empty list, never null,
 	// when none is. They do not change Status.
 	Warnings []Warning `json:"warnings"`
+	// Fleet is the instance's share of its fleet's budget, when
+	// Config.Fleet is set.
+	Fleet *Fleet `json:"fleet,omitempty"`
 }
 
 // Database is the seed's "database" object plus the ping error.
@@ -144,6 +147,7 @@ func (c *Checker) report(now time.Time, st pool.Stats, p pingUse) Report {
 		},
 	}
 	r.Warnings = c.warnings(st, c.rate.observe(sample(now, st)))
+	r.Fleet = fleetOf(c.cfg.Fleet)
 	if !st.LastError.At.IsZero() {
 		r.LastError = &ErrorInfo{Class: st.LastError.Class.String(), Message: Sanitize(st.LastError.Message), At: st.LastError.At.UTC()}
 	}

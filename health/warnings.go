@@ -101,7 +101,12 @@ func (c *Checker) warnings(st pool.Stats, rate *errorRate) []Warning {
 }
 
 // ceiling is the most the adaptive limit may climb to.
-func ceiling(s pool.ExecutorStats) int { return s.MaxConcurrent }
+func ceiling(s pool.ExecutorStats) int {
+	if s.Ceiling > 0 { // SetCeiling's (a fleet share): the limit is not reduced by being under it
+		return s.Ceiling
+	}
+	return s.MaxConcurrent
+}
 
 // dbCounts returns the database failures and the calls they are a share
 // of, as counters since the pool started.
