@@ -118,8 +118,8 @@ func (s *store) leave(ctx context.Context, id string) error {
 // Row is one row of the fleet table as ReadTable returns it.
 type Row struct {
 	Fleet     string
-	Instance            // ID, Demand, MaxConns, Share
-	Capacity  int       // Budget − Reserve, as the instance has it
+	Instance      // ID, Demand, MaxConns, Share
+	Capacity  int // Budget − Reserve, as the instance has it
 	TTL       time.Duration
 	Heartbeat time.Time // on the database's clock
 	Joined    time.Time
