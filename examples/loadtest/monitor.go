@@ -145,7 +145,10 @@ func (o *observer) restart(ctx context.Context, after time.Duration) {
 		return
 	case <-time.After(after):
 	}
-	cctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	// The restart outlives the run's ctx: killing pg_ctlcluster half-way
+	// (the run ended while a loaded machine was still stopping the server)
+	// can leave PostgreSQL down for every test after this one. stop waits.
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 60*time.Second)
 	defer cancel()
 	start := time.Now()
 	cmd := restartCommand(cctx)
