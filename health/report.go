@@ -18,7 +18,9 @@ const (
 	// StatusDegraded: the pool is saturated (every slot busy or callers
 	// queued); the database is serving but new calls wait. No ping is made
 	// while saturated. Also when the pool's recent error is "exhausted":
-	// the server answers but has no connection slot to give.
+	// the server answers but has no connection slot to give; and when it
+	// is "timeout" and within Config.TTL: calls time out (the pool's
+	// OpTimeout, statement_timeout, connects), whatever a ping says.
 	StatusDegraded Status = "degraded"
 	// StatusUnhealthy: the ping failed or timed out, or the pool is closed,
 	// or the pool is saturated and its recent calls failed to reach the
@@ -175,10 +177,17 @@ func (c *Checker) report(now time.Time, st pool.Stats, p pingUse) Report {
 			exhausted = true // the server answers, but has no slot for us
 		}
 	}
+	// Calls that time out (the op deadline, statement_timeout, connects):
+	// the database may answer a ping and still not do the work in time.
+	e := st.LastError
+	timedOut := e.Class == pool.Timeout && !e.At.IsZero() && now.Sub(e.At) <= c.cfg.TTL
+	if timedOut && r.Database.Error == "" {
+		r.Database.Error = "calls time out: " + Sanitize(e.Message)
+	}
 	switch {
 	case st.Executor.Closed:
 		r.Status = StatusUnhealthy
-	case exhausted:
+	case exhausted, timedOut:
 		r.Status = StatusDegraded
 	case !r.Database.Healthy:
 		r.Status = StatusUnhealthy

@@ -3,7 +3,6 @@ package pool
 import (
 	"context"
 	"errors"
-	"time"
 )
 
 // Sentinel errors. Callers branch on them with errors.Is.
@@ -32,14 +31,9 @@ var ErrOpTimeout = errors.New("pool: operation timed out")
 
 // opTimeoutError marks an attempt that failed because the pool's own
 // deadline expired.
-type opTimeoutError struct {
-	timeout time.Duration
-	err     error
-}
+type opTimeoutError struct{ err error }
 
-func (e *opTimeoutError) Error() string {
-	return "pool: operation timed out after " + e.timeout.String() + ": " + e.err.Error()
-}
+func (e *opTimeoutError) Error() string { return "pool: operation timed out: " + e.err.Error() }
 func (e *opTimeoutError) Unwrap() error { return e.err }
 func (e *opTimeoutError) Is(target error) bool {
 	return target == ErrOpTimeout || target == context.DeadlineExceeded

@@ -402,6 +402,7 @@ func (e *Executor) release(c Class, err error, op *opCtx, w *waiter) {
 		e.failed.Add(1)
 		e.exhaustions.Add(1)
 		ch = e.lim.exhaustedLocked(e.inFlight + 1)
+	case Application: // the caller's own error: no failure of the executor's
 	default:
 		e.failed.Add(1)
 	}
@@ -450,13 +451,7 @@ func (e *Executor) retryable(err error, o CallOption) bool {
 			return false
 		}
 	}
-	switch e.cfg.Classify(err) {
-	case Transient, Exhausted:
-		return true
-	case ConnectionLost:
-		return o.idempotent
-	}
-	return false
+	return retryAfter(e.cfg.Classify(err), err, o.idempotent) // attempt.go: what the attempt sent
 }
 
 // Stats is a value snapshot of the executor's gauges and counters.

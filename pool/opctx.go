@@ -36,6 +36,8 @@ type opCtx struct {
 	done       chan struct{} // made on the first Done; closed when err is set
 	stopParent func() bool   // the parent watch, once Done registered it
 	fns        []*afterFn    // AfterFunc callbacks not yet run or stopped
+
+	att attempt // what of this attempt reached the server (attempt.go)
 }
 
 func newOpCtx(parent context.Context) *opCtx { return &opCtx{parent: parent} }
@@ -88,7 +90,12 @@ func (c *opCtx) Err() error {
 	return c.parent.Err() // the parent's end may not have reached us yet
 }
 
-func (c *opCtx) Value(key any) any { return c.parent.Value(key) }
+func (c *opCtx) Value(key any) any {
+	if _, ok := key.(attemptKey); ok { // the pgx tracer's lookup, per statement
+		return &c.att
+	}
+	return c.parent.Value(key)
+}
 
 // afterFn is one AfterFunc registration.
 type afterFn struct {

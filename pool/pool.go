@@ -96,6 +96,11 @@ func Open(ctx context.Context, cfg Config) (*Pool, error) {
 	if err != nil {
 		return nil, fmt.Errorf("pool: open: %w", err)
 	}
+	if cfg.Dialector != nil { // no pgx tracer of ours: GORM's callbacks say what was sent
+		if err := registerSentCallbacks(db); err != nil {
+			return nil, fmt.Errorf("pool: open: %w", err)
+		}
+	}
 	p.db, p.sql = db, sqlDB
 	sqlDB.SetMaxOpenConns(cfg.MaxOpenConns)
 	sqlDB.SetMaxIdleConns(cfg.MaxIdleConns)
@@ -149,6 +154,7 @@ func driverConfig(u URLSettings, cfg Config) *pgx.ConnConfig {
 		cc.StatementCacheCapacity = u.StatementCacheSize
 	}
 	cc.RuntimeParams["application_name"] = cfg.ApplicationName
+	cc.Tracer = newSentTracer(cc.Tracer) // marks what each attempt sent (senttracer.go)
 	if qt, ok := cfg.Tracer.(pgx.QueryTracer); ok {
 		// Statement-level telemetry (otelpool's statement spans and
 		// connect times), after any tracer of the pool's own.
@@ -175,7 +181,8 @@ func (p *Pool) Do(ctx context.Context, fn func(ctx context.Context, db *gorm.DB)
 		return explain(err) // counted by the Transaction's endCall
 	}
 	return p.endCall(explain(p.exec.Run(ctx, func(ctx context.Context) error {
-		return fn(ctx, p.db.WithContext(p.stmtCtx(ctx)))
+		ctx, run := startAttempt(ctx) // attempt.go: what the attempt sent, timeouts
+		return run.finish(fn(ctx, p.db.WithContext(p.stmtCtx(ctx))))
 	}, opts...)))
 }
 

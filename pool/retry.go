@@ -3,7 +3,6 @@ package pool
 import (
 	"context"
 	"errors"
-	"fmt"
 	"time"
 
 	"github.com/avast/retry-go/v4"
@@ -71,9 +70,12 @@ func (e *Executor) retryLoop(ctx context.Context, fn func(context.Context) error
 		}),
 		retry.LastErrorOnly(true),
 	)
-	if err != nil && ctx.Err() != nil && errors.Is(err, ctx.Err()) && !errors.Is(last, ctx.Err()) {
-		// ctx ended during a backoff: say so, and keep what failed.
-		return fmt.Errorf("%w while retrying after: %w", ctx.Err(), last)
+	if err != nil && ctx.Err() != nil && err == context.Cause(ctx) && err != last {
+		// ctx ended during a backoff, and retry-go returned its cause (a
+		// custom one, from context.WithCancelCause, matches no
+		// context.Canceled): say that ctx ended, with its cause, and keep
+		// what failed.
+		return newCanceledError(ctx, last)
 	}
 	return err
 }

@@ -2,9 +2,11 @@ package pool
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 
+	"github.com/jackc/pgx/v5/pgconn"
 	"gorm.io/gorm"
 )
 
@@ -61,8 +63,10 @@ func (p *Pool) Transaction(ctx context.Context, fn func(ctx context.Context) err
 	}
 	var err error
 	for run := 1; run <= runs; run++ {
-		err = p.exec.Run(ctx, func(ctx context.Context) error { return p.runTx(ctx, fn) },
-			CallOption{timeout: p.cfg.TxTimeout, tx: true})
+		err = p.exec.Run(ctx, func(ctx context.Context) error {
+			ctx, run := startAttempt(ctx)
+			return run.finish(p.runTx(ctx, run.a, fn))
+		}, CallOption{timeout: p.cfg.TxTimeout, tx: true})
 		if err == nil || Classify(err) != Conflict || errors.Is(err, ErrCommitUnknown) {
 			break
 		}
@@ -73,8 +77,9 @@ func (p *Pool) Transaction(ctx context.Context, fn func(ctx context.Context) err
 	return p.endCall(explain(err))
 }
 
-// runTx is one run: BEGIN, fn, COMMIT or ROLLBACK, on the slot's connection.
-func (p *Pool) runTx(ctx context.Context, fn func(ctx context.Context) error) (err error) {
+// runTx is one run: BEGIN, fn, COMMIT or ROLLBACK, on the slot's
+// connection. att is the attempt's record of what was sent.
+func (p *Pool) runTx(ctx context.Context, att *attempt, fn func(ctx context.Context) error) (err error) {
 	tx := p.db.WithContext(ctx).Begin()
 	if tx.Error != nil {
 		return &beginError{tx.Error}
@@ -89,21 +94,75 @@ func (p *Pool) runTx(ctx context.Context, fn func(ctx context.Context) error) (e
 		}
 	}()
 	if err := fn(context.WithValue(ctx, txKey{}, &txValue{owner: p, tx: tx})); err != nil {
-		if rerr := tx.Rollback().Error; rerr != nil && !errors.Is(rerr, gorm.ErrInvalidTransaction) {
+		rerr := tx.Rollback().Error
+		// database/sql rolls back on its own once ctx ends (and then says
+		// ErrTxDone); a rollback cut short by ctx ends with the connection,
+		// which rolls back too. Neither is a second failure.
+		if rerr != nil && ctx.Err() == nil && !errors.Is(rerr, sql.ErrTxDone) && !errors.Is(rerr, gorm.ErrInvalidTransaction) {
 			return errors.Join(err, fmt.Errorf("pool: rollback: %w", rerr))
 		}
 		return err
 	}
 	committed = true
-	if cerr := tx.Commit().Error; cerr != nil {
-		switch Classify(cerr) {
-		case Conflict, Constraint, Permanent: // the server answered: it was not committed
-			return fmt.Errorf("pool: commit: %w", cerr)
-		}
-		// Lost connection or cancellation while COMMIT was in flight.
-		return fmt.Errorf("%w: %w", ErrCommitUnknown, cerr)
+	if ctx.Err() != nil {
+		// The caller is gone (or the deadline passed) as fn returned:
+		// database/sql would refuse to send COMMIT, but it learns of ctx's
+		// end a moment later than ctx.Err does. Do not send it.
+		tx.Rollback()
+		return fmt.Errorf("pool: COMMIT not sent, transaction rolled back: %w", newCanceledError(ctx, nil))
 	}
-	return nil
+	before := att.commitsBegun()
+	cerr := tx.Commit().Error
+	if cerr == nil {
+		return nil
+	}
+	if !p.commitSent(att, before, cerr) {
+		// database/sql refused to send COMMIT once ctx had ended, and
+		// rolled the transaction back; or the write of COMMIT failed
+		// before any byte left. Either way it was not committed.
+		if ctx.Err() != nil {
+			return fmt.Errorf("pool: COMMIT not sent, transaction rolled back: %w", newCanceledError(ctx, nil))
+		}
+		return fmt.Errorf("pool: COMMIT not sent, transaction rolled back: %w", cerr)
+	}
+	if serverAnswered(cerr) { // an error answer to COMMIT: not committed
+		return fmt.Errorf("pool: commit: %w", cerr)
+	}
+	// Sent, and its answer lost: the connection broke, or ctx ended, while
+	// COMMIT was in flight.
+	return fmt.Errorf("%w: %w", ErrCommitUnknown, cerr)
+}
+
+// commitSent says whether COMMIT, which failed with cerr, may have reached
+// the server. On the pool's own connections the pgx tracer counts the
+// COMMITs pgx began: none since before means database/sql refused to call
+// the driver (ctx had ended; it rolls back itself), and a pgx error that
+// is SafeToRetry means nothing was written. On a Dialector there is no
+// tracer: database/sql's ErrTxDone, and on SQLite (in process, where a
+// bare ctx error can only be database/sql's refusal) ctx's error, say it
+// was not sent; anything else may have been.
+func (p *Pool) commitSent(att *attempt, before uint32, cerr error) bool {
+	if p.cfg.Dialector == nil {
+		return att.commitsBegun() != before && !pgconn.SafeToRetry(cerr)
+	}
+	if errors.Is(cerr, sql.ErrTxDone) {
+		return false
+	}
+	bare := cerr == context.Canceled || cerr == context.DeadlineExceeded
+	return !(bare && p.cfg.Dialector.Name() == "sqlite")
+}
+
+// serverAnswered reports whether cerr is the server's error answer to
+// COMMIT, not the loss of the connection.
+func serverAnswered(cerr error) bool {
+	switch Classify(cerr) {
+	case Conflict, Constraint, Permanent, PoolerMismatch:
+		return true
+	case Timeout:
+		var pe *pgconn.PgError
+		return errors.As(cerr, &pe) // 57014: the server cancelled it
+	}
+	return false
 }
 
 // beginError marks a failure of BEGIN: nothing ran, so the transaction

@@ -150,8 +150,11 @@ type writeKeys struct{ acked, unknown, failed []int64 }
 // outcomeUnknown reports whether a write may or may not have happened: the
 // connection broke after it may have been sent, or during COMMIT.
 func outcomeUnknown(err error) bool {
-	return errors.Is(err, pool.ErrCommitUnknown) || pool.Classify(err) == pool.ConnectionLost ||
-		pool.Classify(err) == pool.Canceled // a deadline may fire after the server ran it
+	switch pool.Classify(err) {
+	case pool.ConnectionLost, pool.Canceled, pool.Timeout: // a deadline may fire after the server ran it
+		return true
+	}
+	return errors.Is(err, pool.ErrCommitUnknown)
 }
 
 // verifyWrites reads back the run's rows: every acknowledged key must be
