@@ -7,6 +7,8 @@ import (
 	"io"
 	"os"
 	"regexp"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/tollgate-db/tollgate/pool"
@@ -16,7 +18,10 @@ import (
 const (
 	modeTollgate = "tollgate"
 	modeBaseline = "baseline"
+	modePgxpool  = "pgxpool"   // pgx's own pool, no GORM: the limit anyone would compare against
+	modeSem      = "semaphore" // the baseline behind a plain x/sync semaphore of -limit: a FIFO gate and nothing else
 	modeBoth     = "both"
+	modeAll      = "all"
 
 	workloadRead  = "read"
 	workloadWrite = "write"
@@ -33,16 +38,18 @@ type config struct {
 	SQLitePath  string
 	MonitorURL  string // direct PostgreSQL URL for pg_stat_activity; "" = DatabaseURL
 
-	Mode     string
-	Workload string
-	Users    int // per instance
-	Duration time.Duration
-	Ops      int64 // per instance; 0 = run for Duration
-	Limit    int
-	QueryMS  float64
-	Seed     uint64
-	Table    string
-	WriteMix int // percentage of writes in the mix workload
+	Mode       string
+	Rounds     int    // each mode runs Rounds times, the modes interleaved round by round
+	CPUProfile string // write a CPU profile of the whole run here
+	Workload   string
+	Users      int // per instance
+	Duration   time.Duration
+	Ops        int64 // per instance; 0 = run for Duration
+	Limit      int
+	QueryMS    float64
+	Seed       uint64
+	Table      string
+	WriteMix   int // percentage of writes in the mix workload
 
 	Instances int
 	JSON      bool
@@ -87,13 +94,15 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.StringVar(&c.DatabaseURL, "database-url", os.Getenv("DATABASE_URL"), "PostgreSQL URL (Prisma-style parameters such as connection_limit are understood); empty = embedded SQLite")
 	fs.StringVar(&c.SQLitePath, "sqlite", "", "SQLite file used when no database URL is set (default: a new file in the temp directory, removed afterwards)")
 	fs.StringVar(&c.MonitorURL, "monitor-url", "", "direct PostgreSQL URL to sample pg_stat_activity and inject faults from (default: the database URL)")
-	fs.StringVar(&c.Mode, "mode", modeBoth, "tollgate | baseline | both (one after the other, same table)")
+	fs.StringVar(&c.Mode, "mode", modeBoth, "tollgate | baseline | pgxpool | semaphore | both (tollgate, baseline) | all (tollgate, baseline, pgxpool), or a comma-separated list; one after the other, same table")
+	fs.StringVar(&c.CPUProfile, "cpuprofile", "", "write a CPU profile of the whole run to this file (go tool pprof)")
+	fs.IntVar(&c.Rounds, "rounds", 1, "run the modes this many times, interleaved round by round (each for -duration), and report per-round ratios")
 	fs.StringVar(&c.Workload, "workload", workloadRead, "read | write | mix")
 	fs.IntVar(&c.Users, "users", 50, "concurrent simulated users per instance")
 	fs.DurationVar(&c.Duration, "duration", 10*time.Second, "how long each mode runs; with -ops, the cap on it")
 	fs.Int64Var(&c.Ops, "ops", 0, "operations per instance and mode (0 = run for -duration)")
 	fs.IntVar(&c.Limit, "limit", 0, "connection limit per instance (default: the URL's connection_limit, else 5)")
-	fs.Float64Var(&c.QueryMS, "query-ms", 1, "server time of each read in milliseconds, via pg_sleep (PostgreSQL only)")
+	fs.Float64Var(&c.QueryMS, "query-ms", 1, "server time of each read in milliseconds, via pg_sleep (PostgreSQL only); 0 = the fast case, a plain indexed lookup with no pg_sleep")
 	fs.Uint64Var(&c.Seed, "seed", 1, "seed of the users' random choices")
 	fs.StringVar(&c.Table, "table", "loadtest_items", "table to use, created if absent")
 	fs.IntVar(&c.WriteMix, "write-percent", 20, "share of writes in the mix workload, in percent")
@@ -130,10 +139,18 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 func (c *config) validate() error {
 	var errs []error
 	bad := func(format string, a ...any) { errs = append(errs, fmt.Errorf(format, a...)) }
-	switch c.Mode {
-	case modeTollgate, modeBaseline, modeBoth:
-	default:
-		bad("-mode must be tollgate, baseline or both, got %q", c.Mode)
+	for _, m := range c.modes() {
+		switch m {
+		case modeTollgate, modeBaseline, modePgxpool, modeSem:
+		default:
+			bad("-mode must be tollgate, baseline, pgxpool, semaphore, both, all or a comma-separated list of the first four, got %q", c.Mode)
+		}
+	}
+	if slices.Contains(c.modes(), modePgxpool) && c.DatabaseURL == "" {
+		bad("-mode pgxpool needs a PostgreSQL database URL")
+	}
+	if c.Rounds < 1 || c.Rounds > 100 {
+		bad("-rounds must be between 1 and 100, got %d", c.Rounds)
 	}
 	switch c.Workload {
 	case workloadRead, workloadWrite, workloadMix:
@@ -212,10 +229,13 @@ func (c *config) validate() error {
 
 // modes lists the modes to run, in order.
 func (c *config) modes() []string {
-	if c.Mode == modeBoth {
+	switch c.Mode {
+	case modeBoth:
 		return []string{modeTollgate, modeBaseline}
+	case modeAll:
+		return []string{modeTollgate, modeBaseline, modePgxpool}
 	}
-	return []string{c.Mode}
+	return strings.Split(c.Mode, ",")
 }
 
 // postgres reports whether the target is PostgreSQL (else embedded SQLite).

@@ -10,7 +10,9 @@ import (
 	"time"
 
 	"github.com/glebarez/sqlite"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jackc/pgx/v5/stdlib"
+	"golang.org/x/sync/semaphore"
 	"gorm.io/driver/postgres"
 	"gorm.io/gorm"
 	"gorm.io/gorm/logger"
@@ -22,14 +24,17 @@ import (
 // seedRows is how many rows the read workload picks from.
 const seedRows = 1000
 
-// target is one way of reaching the database: through tollgate, or
-// through plain GORM (the baseline).
+// target is one way of reaching the database: through tollgate, through
+// plain GORM on database/sql (the baseline), or through pgx's own pool with
+// no GORM at all (pgxpool, the limit anyone would compare against).
 type target struct {
 	mode    string
 	appName string
-	pool    *pool.Pool // tollgate mode
-	db      *gorm.DB   // baseline mode
-	dialect string     // "postgres" or "sqlite"
+	pool    *pool.Pool          // tollgate mode
+	db      *gorm.DB            // baseline mode; pgxpool mode: GORM over the same pool, for setup and verification
+	pgx     *pgxpool.Pool       // pgxpool mode
+	sem     *semaphore.Weighted // semaphore mode, in front of db
+	dialect string              // "postgres" or "sqlite"
 }
 
 // appName is the application_name of one mode of one run: every instance
@@ -78,7 +83,10 @@ func openTarget(ctx context.Context, c *config, mode, runID string) (*target, er
 			return nil, err
 		}
 		t.pool = p
-	case modeBaseline:
+	case modeBaseline, modeSem:
+		if mode == modeSem {
+			t.sem = semaphore.NewWeighted(int64(c.Limit))
+		}
 		var d gorm.Dialector
 		if c.postgres() {
 			s, err := pool.ParseURL(c.DatabaseURL) // strips connection_limit & co., which pgx would send to the server
@@ -102,6 +110,37 @@ func openTarget(ctx context.Context, c *config, mode, runID string) (*target, er
 			sqlDB.SetMaxIdleConns(c.BaselineMaxOpen) // database/sql keeps only 2 by default: do not make the baseline churn
 		}
 		t.db = db
+	case modePgxpool:
+		s, err := pool.ParseURL(c.DatabaseURL)
+		if err != nil {
+			return nil, err
+		}
+		pc, err := pgxpool.ParseConfig("")
+		if err != nil {
+			return nil, err
+		}
+		cc := s.ConnConfig()
+		cc.RuntimeParams["application_name"] = t.appName
+		pc.ConnConfig = cc
+		pc.MaxConns = int32(c.Limit)
+		if c.BaselineMaxOpen > 0 {
+			pc.MaxConns = int32(c.BaselineMaxOpen)
+		}
+		pc.MinConns = 0
+		p, err := pgxpool.NewWithConfig(ctx, pc)
+		if err != nil {
+			return nil, fmt.Errorf("pgxpool: open: %w", scrubErr(c, err))
+		}
+		if err := p.Ping(ctx); err != nil {
+			p.Close()
+			return nil, fmt.Errorf("pgxpool: ping: %w", scrubErr(c, err))
+		}
+		db, err := gorm.Open(postgres.New(postgres.Config{Conn: stdlib.OpenDBFromPool(p)}), &gorm.Config{Logger: logger.Discard})
+		if err != nil {
+			p.Close()
+			return nil, fmt.Errorf("pgxpool: gorm: %w", scrubErr(c, err))
+		}
+		t.pgx, t.db = p, db
 	default:
 		return nil, fmt.Errorf("unknown mode %q", mode)
 	}
@@ -121,9 +160,22 @@ func scrubErr(c *config, err error) error {
 	return redact.Error(err, redact.Secrets(c.DatabaseURL)...)
 }
 
-// exec runs op the way the mode does. For tollgate, wait is the time the
-// call spent before op first ran (queue wait), and ok says it was measured.
-func (t *target) exec(ctx context.Context, op func(ctx context.Context, db *gorm.DB) error, idempotent bool) (wait time.Duration, measured bool, err error) {
+// exec runs op the way the mode does (pop in pgxpool mode). For tollgate,
+// wait is the time the call spent before op first ran (queue wait), and ok
+// says it was measured.
+func (t *target) exec(ctx context.Context, op func(ctx context.Context, db *gorm.DB) error, pop func(ctx context.Context, p *pgxpool.Pool) error, idempotent bool) (wait time.Duration, measured bool, err error) {
+	if t.pgx != nil {
+		return 0, false, pop(ctx, t.pgx)
+	}
+	if t.sem != nil {
+		start := time.Now()
+		if err := t.sem.Acquire(ctx, 1); err != nil {
+			return 0, false, err
+		}
+		wait = time.Since(start)
+		defer t.sem.Release(1)
+		return wait, true, op(ctx, t.db.WithContext(ctx))
+	}
 	if t.pool == nil {
 		return 0, false, op(ctx, t.db.WithContext(ctx))
 	}
@@ -163,6 +215,9 @@ func (t *target) close() {
 	}
 	if sqlDB, err := t.db.DB(); err == nil {
 		_ = sqlDB.Close()
+	}
+	if t.pgx != nil {
+		t.pgx.Close()
 	}
 }
 
@@ -220,9 +275,11 @@ func ensureTable(ctx context.Context, c *config) error {
 	})
 }
 
-// statements are the workload's SQL for one dialect.
+// statements are the workload's SQL for one dialect; pgxRead and pgxWrite
+// are the same with pgx's $n placeholders, for the pgxpool mode.
 type statements struct {
 	read, write, verify string
+	pgxRead, pgxWrite   string
 	sleep               bool // read takes the server time as its first argument
 }
 
@@ -232,9 +289,13 @@ func sqlFor(c *config, dialect string) statements {
 		read:   `SELECT id, k, payload FROM ` + tb + ` WHERE run = 'seed' AND k = ?`,
 		write:  `INSERT INTO ` + tb + ` (k, run, user_id, payload) VALUES (?, ?, ?, ?)`,
 		verify: `SELECT k, count(*) AS n FROM ` + tb + ` WHERE run = ? GROUP BY k`,
+
+		pgxRead:  `SELECT id, k, payload FROM ` + tb + ` WHERE run = 'seed' AND k = $1`,
+		pgxWrite: `INSERT INTO ` + tb + ` (k, run, user_id, payload) VALUES ($1, $2, $3, $4)`,
 	}
 	if dialect == "postgres" && c.QueryMS > 0 {
 		s.read = `SELECT t.id, t.k, t.payload FROM ` + tb + ` t CROSS JOIN (SELECT pg_sleep(?)) s WHERE t.run = 'seed' AND t.k = ?`
+		s.pgxRead = `SELECT t.id, t.k, t.payload FROM ` + tb + ` t CROSS JOIN (SELECT pg_sleep($1)) s WHERE t.run = 'seed' AND t.k = $2`
 		s.sleep = true
 	}
 	return s

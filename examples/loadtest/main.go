@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"syscall"
 
 	"golang.org/x/term"
@@ -38,6 +39,19 @@ func realMain() int {
 		}
 		return 0
 	}
+	if c.CPUProfile != "" {
+		f, err := os.Create(c.CPUProfile)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "loadtest:", err)
+			return 1
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			fmt.Fprintln(os.Stderr, "loadtest:", err)
+			return 1
+		}
+		defer pprof.StopCPUProfile()
+	}
 	show := c.Progress == "on" || (c.Progress == "auto" && term.IsTerminal(int(os.Stderr.Fd())))
 	rep, err := run(ctx, &c, newProgressBar(os.Stderr, show))
 	if err != nil {
@@ -45,6 +59,7 @@ func realMain() int {
 		return 1
 	}
 	printTable(os.Stdout, rep)
+	printRounds(os.Stdout, rep)
 	if c.Report != "" {
 		if err := writeHTML(c.Report, rep); err != nil {
 			fmt.Fprintln(os.Stderr, "loadtest: report:", err)

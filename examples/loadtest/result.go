@@ -274,4 +274,5 @@ type report struct {
 	Modes      map[string]modeSummary `json:"modes"`
 	Order      []string               `json:"order"`
 	Ratios     *ratios                `json:"ratios,omitempty"`
+	Rounds     []roundFigures         `json:"rounds,omitempty"` // -rounds > 1: each round's figures and same-round ratios
 }

@@ -43,20 +43,39 @@ func run(ctx context.Context, c *config, ui *progressBar) (*report, error) {
 		rep.Database = "postgres"
 		rep.Target = redacted(c.DatabaseURL)
 	}
-	for _, mode := range c.modes() {
-		var raw *rawResult
-		if c.Instances > 1 {
-			raw, err = runChildren(ctx, c, mode, runID, ui)
-		} else {
-			raw, err = runLocal(ctx, c, mode, runID, ui)
+	acc := map[string]*rawResult{}
+	for round := 1; round <= c.Rounds; round++ {
+		id := runID // each round has its own rows and application_name
+		if round > 1 {
+			id = fmt.Sprintf("%sr%d", runID, round)
 		}
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", mode, err)
+		raws := map[string]*rawResult{}
+		for _, mode := range c.modes() {
+			var raw *rawResult
+			if c.Instances > 1 {
+				raw, err = runChildren(ctx, c, mode, id, ui)
+			} else {
+				raw, err = runLocal(ctx, c, mode, id, ui)
+			}
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", mode, err)
+			}
+			raws[mode] = raw
+			if a, ok := acc[mode]; ok {
+				mergeRound(a, raw)
+			} else {
+				acc[mode] = raw
+				rep.Order = append(rep.Order, mode)
+			}
 		}
+		if c.Rounds > 1 {
+			rep.Rounds = append(rep.Rounds, newRound(round, raws))
+		}
+	}
+	for mode, raw := range acc {
 		sum := raw.summary()
 		sum.Fleet = fleetReport(c, raw)
 		rep.Modes[mode] = sum
-		rep.Order = append(rep.Order, mode)
 	}
 	if t, ok := rep.Modes[modeTollgate]; ok {
 		if b, ok := rep.Modes[modeBaseline]; ok {

@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
 	"gorm.io/gorm"
 
 	"github.com/tollgate-db/tollgate/pool"
@@ -66,6 +67,7 @@ func runUsers(ctx context.Context, c *config, t *target, runTag string, cnt *cou
 				}
 				write := c.Workload == workloadWrite || (c.Workload == workloadMix && rng.IntN(100) < c.WriteMix)
 				var op func(context.Context, *gorm.DB) error
+				var pop func(context.Context, *pgxpool.Pool) error
 				var key int64
 				if write {
 					// A client-made key, unique within the run: instance, user, sequence.
@@ -74,6 +76,10 @@ func runUsers(ctx context.Context, c *config, t *target, runTag string, cnt *cou
 					payload := fmt.Sprintf("u%d-%d", u, seq)
 					op = func(ctx context.Context, db *gorm.DB) error {
 						return db.Exec(st.write, key, runTag, u, payload).Error
+					}
+					pop = func(ctx context.Context, p *pgxpool.Pool) error {
+						_, err := p.Exec(ctx, st.pgxWrite, key, runTag, u, payload)
+						return err
 					}
 				} else {
 					k := 1 + rng.Int64N(seedRows)
@@ -84,12 +90,19 @@ func runUsers(ctx context.Context, c *config, t *target, runTag string, cnt *cou
 						}
 						return db.Raw(st.read, k).Scan(&r).Error
 					}
+					pop = func(ctx context.Context, p *pgxpool.Pool) error {
+						var r row
+						if st.sleep {
+							return p.QueryRow(ctx, st.pgxRead, c.QueryMS/1000, k).Scan(&r.ID, &r.K, &r.Payload)
+						}
+						return p.QueryRow(ctx, st.pgxRead, k).Scan(&r.ID, &r.K, &r.Payload)
+					}
 				}
 				opCtx, cancel := context.WithTimeout(ctx, callTimeout)
 				t0 := time.Now()
 				// Reads are idempotent; writes are not: a write whose
 				// connection was lost must not be re-run blindly.
-				wait, measured, err := t.exec(opCtx, op, !write)
+				wait, measured, err := t.exec(opCtx, op, pop, !write)
 				lat := time.Since(t0)
 				cancel()
 				bucket := int(t0.Sub(start) / bucketWidth)
