@@ -24,7 +24,9 @@
 // apart from "we are out of connections".
 //
 // [Checker.Handler] serves the report and the seed's emergency cleanup,
-// which it guards with a bearer token; [Checker.LivenessHandler] never
+// which it guards with a bearer token (Config.Token, trimmed, at least 16
+// bytes: [NewChecker] refuses a shorter one with an error, [New] disables
+// cleanup and reports a config_invalid warning); [Checker.LivenessHandler] never
 // touches the database and [Checker.ReadinessHandler] answers from the
 // memoized check. Point a liveness probe at the former only: a slow
 // database must not get every instance restarted at once.

@@ -23,7 +23,7 @@ func (exampleSource) Cleanup(context.Context) (pool.CleanupResult, error) {
 }
 
 func ExampleChecker_Handler() {
-	hc := health.New(exampleSource{}, health.Config{Token: "s3cret"}) // pass your *pool.Pool
+	hc := health.New(exampleSource{}, health.Config{Token: "0123456789abcdef0123"}) // pass your *pool.Pool
 	defer hc.Close()
 	mux := http.NewServeMux()
 	mux.Handle("/api/health/database", hc.Handler())

@@ -114,6 +114,10 @@ func codeOf(s Status) int {
 }
 
 func (c *Checker) serveAction(w http.ResponseWriter, r *http.Request) {
+	if c.cfgErr != nil {
+		writeError(w, r, http.StatusForbidden, c.cfgErr.Error())
+		return
+	}
 	if c.cfg.Token == "" {
 		writeError(w, r, http.StatusForbidden, "cleanup is disabled: no token is configured")
 		return

@@ -22,7 +22,7 @@ import (
 	"github.com/tollgate-db/tollgate/pool"
 )
 
-const token = "t0ken-for-tests"
+const token = "t0ken-for-tests-1"
 
 func post(h http.Handler, auth, body string) *httptest.ResponseRecorder {
 	req := httptest.NewRequest(http.MethodPost, "/api/health/database", strings.NewReader(body))

@@ -46,8 +46,12 @@ type Config struct {
 	// timeout (Kubernetes' default timeoutSeconds is 1). Default: 1s.
 	PingTimeout time.Duration
 	// Token is the bearer token that POST {"action":"cleanup"} must
-	// present (Authorization: Bearer <token>). Empty disables the action.
-	// Default: "" (cleanup disabled).
+	// present (Authorization: Bearer <token>). Surrounding white space is
+	// trimmed, as on the request's side (a token read from a file keeps
+	// its newline). After trimming it must be at least MinTokenBytes (16)
+	// long: NewChecker refuses a shorter one, and New disables cleanup,
+	// logs the error and reports it as a config_invalid warning. Empty
+	// disables the action. Default: "" (cleanup disabled).
 	Token string
 	// Environment is reported as "environment". Default: the APP_ENV
 	// environment variable, else GO_ENV, else the pool's profile.
@@ -98,6 +102,7 @@ type Checker struct {
 	memo       *cache.Cache[pingResult]
 	rate       *rateWindow // the error rate's samples
 	log        *slog.Logger
+	cfgErr     error // what NewChecker would have refused; cleanup is then disabled
 	// last is the last ping's result, kept beyond its TTL: when the pool is
 	// saturated and nothing is memoized, it is the evidence reported, as
 	// stale.
@@ -114,9 +119,42 @@ type pingResult struct {
 	err       string // sanitized
 }
 
+// MinTokenBytes is the shortest Config.Token accepted: 16 bytes, 128 bits
+// if random, so that the token cannot be guessed over the network.
+const MinTokenBytes = 16
+
+// ErrInvalidConfig is wrapped by NewChecker's errors.
+var ErrInvalidConfig = errors.New("health: invalid config")
+
+// WarnConfigInvalid is the warning of a report whose Checker was built by
+// New from a Config that NewChecker refuses (a Token too short): cleanup
+// is disabled until the configuration is fixed.
+const WarnConfigInvalid = "config_invalid"
+
+// NewChecker is New that refuses a bad Config instead of degrading: a
+// Token shorter than MinTokenBytes once trimmed is an error wrapping
+// ErrInvalidConfig.
+func NewChecker(src Source, cfg Config) (*Checker, error) {
+	c := New(src, cfg)
+	if c.cfgErr != nil {
+		c.Close()
+		return nil, c.cfgErr
+	}
+	return c, nil
+}
+
 // New returns a Checker of src. Zero fields of cfg take their defaults;
-// negative durations and sizes are treated as zero.
+// negative durations and sizes are treated as zero. New cannot fail: a
+// Token NewChecker would refuse disables cleanup instead (POST answers
+// 403 saying why), is logged at Error and shows in every report as a
+// config_invalid warning. Prefer NewChecker, which returns the error.
 func New(src Source, cfg Config) *Checker {
+	var cfgErr error
+	cfg.Token = strings.TrimSpace(cfg.Token)
+	if n := len(cfg.Token); n > 0 && n < MinTokenBytes {
+		cfgErr = fmt.Errorf("%w: Token is %d bytes long, want at least %d (e.g. openssl rand -hex 16): cleanup is disabled", ErrInvalidConfig, n, MinTokenBytes)
+		cfg.Token = ""
+	}
 	if cfg.TTL <= 0 {
 		cfg.TTL = DefaultTTL
 	}
@@ -154,16 +192,21 @@ func New(src Source, cfg Config) *Checker {
 	if env == "" {
 		env = string(st.Profile)
 	}
-	return &Checker{
+	c := &Checker{
 		src: src, cfg: cfg, env: env,
 		serverless: DetectServerless() || st.Profile == pool.Serverless,
 		memo: cache.New[pingResult](cache.Config{
 			TTL: cfg.TTL, FailureTTL: cfg.FailureTTL, LoadTimeout: cfg.PingTimeout + time.Second,
 			CleanupInterval: -1, // one key, overwritten on every load: nothing to sweep
 		}),
-		rate: newRateWindow(cfg.TTL, int64(cfg.ErrorRateMinSample), sample(time.Now(), st)),
-		log:  cfg.Logger.With("component", "tollgate/health"),
+		rate:   newRateWindow(cfg.TTL, int64(cfg.ErrorRateMinSample), sample(time.Now(), st)),
+		log:    cfg.Logger.With("component", "tollgate/health"),
+		cfgErr: cfgErr,
 	}
+	if cfgErr != nil {
+		c.log.Error("tollgate: health config", "err", cfgErr)
+	}
+	return c
 }
 
 // serverlessEnv are the variables set by serverless platforms: AWS Lambda,
@@ -224,8 +267,28 @@ func (c *Checker) Check(ctx context.Context) Report {
 	} else if last := c.last.Load(); last != nil {
 		p.res, p.have, p.stale = *last, true, true
 	}
-	return c.report(start, st, p)
+	rep := c.report(start, st, p)
+	if c.cfgErr != nil {
+		rep.Warnings = append(rep.Warnings, Warning{Code: WarnConfigInvalid, Message: c.cfgErr.Error()})
+	}
+	return rep
 }
+
+// String shows c with Token masked, so that printing a Config cannot
+// leak it.
+func (c Config) String() string {
+	if c.Token != "" {
+		c.Token = "xxxxx"
+	}
+	type plain Config // no methods: fmt prints the fields
+	return fmt.Sprintf("%+v", plain(c))
+}
+
+// GoString is String, for %#v.
+func (c Config) GoString() string { return c.String() }
+
+// LogValue logs c with Token masked.
+func (c Config) LogValue() slog.Value { return slog.StringValue(c.String()) }
 
 // pingUse is the ping result a report is made from.
 type pingUse struct {
