@@ -28,6 +28,7 @@ func tracers(tb testing.TB) []struct {
 	if err != nil {
 		tb.Fatal(err)
 	}
+	observed(tb, unset)
 	tp := sdktrace.NewTracerProvider(sdktrace.WithBatcher(tracetest.NewNoopExporter()), sdktrace.WithSampler(sdktrace.AlwaysSample()))
 	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(sdkmetric.NewManualReader()))
 	tb.Cleanup(func() {
@@ -39,6 +40,7 @@ func tracers(tb testing.TB) []struct {
 	if err != nil {
 		tb.Fatal(err)
 	}
+	observed(tb, withSDK)
 	return []struct {
 		name string
 		tr   pool.Tracer

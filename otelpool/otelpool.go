@@ -58,8 +58,8 @@ type Config struct {
 
 // Telemetry reports one pool's calls as OpenTelemetry spans and metrics
 // with the database semantic conventions. Give it to the pool as
-// pool.Config.Tracer, then call Observe with the opened pool. It is safe
-// for concurrent use.
+// pool.Config.Tracer, then call Observe with the opened pool (or let
+// [Open] do both). It is safe for concurrent use.
 //
 // Telemetry implements pool.Tracer with its AdmitTracer and RetryTracer
 // extensions, for the span and the histograms of each call, and pgx's
@@ -76,7 +76,7 @@ type Telemetry struct {
 
 	inst    instruments
 	sets    setCache
-	attrs   atomic.Pointer[callAttrs]
+	attrs   atomic.Pointer[callAttrs] // nil until Observe
 	regMu   sync.Mutex
 	reg     metric.Registration
 	fleet   metric.Registration
@@ -118,8 +118,26 @@ func New(cfg Config) (*Telemetry, error) {
 	if err := t.inst.init(mp.Meter(ScopeName, metric.WithSchemaURL(semconv.SchemaURL))); err != nil {
 		return nil, fmt.Errorf("otelpool: %w", err)
 	}
-	t.setAttrs(cfg, "")
 	return t, nil
+}
+
+// Open opens a pool with a new Telemetry as its Tracer and observes it:
+// New, pool.Open with pcfg.Tracer set, Observe. ctx bounds pool.Open.
+func Open(ctx context.Context, pcfg pool.Config, cfg Config) (*pool.Pool, *Telemetry, error) {
+	t, err := New(cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	pcfg.Tracer = t
+	p, err := pool.Open(ctx, pcfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := t.Observe(p); err != nil {
+		p.Close(ctx)
+		return nil, nil, err
+	}
+	return p, t, nil
 }
 
 // Source is what Observe reads. *pool.Pool satisfies it.
@@ -131,6 +149,9 @@ type Source interface {
 // Observe takes the attributes that Config left unset from src's
 // configuration and reports src's Stats as the connection and executor
 // metrics, read once per collection. Call it once, after pool.Open.
+// Calls and statements before Observe (pool.Open's own ping) are not
+// reported: their attributes (db.system.name, the pool's name) are not
+// known yet.
 func (t *Telemetry) Observe(src Source) error {
 	t.regMu.Lock()
 	defer t.regMu.Unlock()
@@ -186,8 +207,8 @@ const (
 func (t *Telemetry) ObserveFleet(src FleetSource) error {
 	t.regMu.Lock()
 	defer t.regMu.Unlock()
-	if t.closed || t.fleet != nil {
-		return errors.New("otelpool: ObserveFleet after Close, or twice")
+	if t.closed || t.fleet != nil || t.attrs.Load() == nil {
+		return errors.New("otelpool: ObserveFleet before Observe, after Close, or twice")
 	}
 	m := t.inst.meter
 	share, err1 := m.Int64ObservableGauge(MetricFleetShare, metric.WithUnit("{connection}"),
@@ -230,8 +251,13 @@ func (t *Telemetry) Close() error {
 	return errors.Join(errs...)
 }
 
-// PoolName is the db.client.connection.pool.name in use.
-func (t *Telemetry) PoolName() string { return t.attrs.Load().poolName }
+// PoolName is the db.client.connection.pool.name in use; "" before Observe.
+func (t *Telemetry) PoolName() string {
+	if a := t.attrs.Load(); a != nil {
+		return a.poolName
+	}
+	return ""
+}
 
 func (t *Telemetry) setAttrs(c Config, dialect string) {
 	a := &callAttrs{system: c.SystemName}

@@ -46,6 +46,9 @@ func (t *Telemetry) TraceQueryStart(ctx context.Context, _ *pgx.Conn, data pgx.T
 		return ctx
 	}
 	a := t.attrs.Load()
+	if a == nil { // before Observe
+		return ctx
+	}
 	kvs := make([]attribute.KeyValue, 0, len(a.base)+1)
 	kvs = append(kvs, a.base...)
 	if t.cfg.QueryText {
@@ -110,7 +113,7 @@ func (c *connectCtx) Value(key any) any {
 // TraceConnectStart implements pgx.ConnectTracer, for
 // db.client.connection.create_time.
 func (t *Telemetry) TraceConnectStart(ctx context.Context, _ pgx.TraceConnectStartData) context.Context {
-	if !t.inst.create.Enabled(ctx) {
+	if t.attrs.Load() == nil || !t.inst.create.Enabled(ctx) {
 		return ctx
 	}
 	return &connectCtx{Context: ctx, start: time.Now()}

@@ -115,14 +115,17 @@ func callOf(ctx context.Context) *call {
 // CallStart starts the call's CLIENT span, named as the conventions say:
 // "{db.operation.name} {target}" with db.collection.name as the target,
 // else db.namespace, else server.address:server.port; an event "queued"
-// marks a call that had to wait for a slot. With no provider configured
-// it returns ctx as it is.
+// marks a call that had to wait for a slot. With no provider configured,
+// or before Observe, it returns ctx as it is.
 func (t *Telemetry) CallStart(ctx context.Context, ev pool.CallStartEvent) context.Context {
 	tr, m := t.tracing(), t.metering(ctx)
 	if !tr && !m {
 		return ctx
 	}
 	a := t.attrs.Load()
+	if a == nil { // before Observe
+		return ctx
+	}
 	cc := &callCtx{c: call{op: ev.Operation, coll: ev.Collection, queued: ev.Queued, metrics: m, attrs: a}}
 	if tr {
 		kvs := make([]attribute.KeyValue, 0, len(a.base)+3)

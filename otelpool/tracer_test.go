@@ -48,7 +48,7 @@ func TestSpanNames(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s := newSDK(t)
-			e := executor(t, pool.ExecutorConfig{MaxConcurrent: 1, Tracer: s.telemetry(t, tc.cfg)})
+			e := executor(t, pool.ExecutorConfig{MaxConcurrent: 1, Tracer: observed(t, s.telemetry(t, tc.cfg))})
 			if err := e.Run(context.Background(), noop, tc.opts...); err != nil {
 				t.Fatal(err)
 			}
@@ -63,7 +63,7 @@ func TestSpanNames(t *testing.T) {
 func TestQueueTimeoutSpan(t *testing.T) {
 	s := newSDK(t)
 	e := executor(t, pool.ExecutorConfig{MaxConcurrent: 1, QueueTimeout: 50 * time.Millisecond,
-		Tracer: s.telemetry(t, otelpool.Config{})})
+		Tracer: observed(t, s.telemetry(t, otelpool.Config{}))})
 	hold, held := make(chan struct{}), make(chan struct{})
 	go e.Run(context.Background(), func(context.Context) error { close(held); <-hold; return nil })
 	<-held
@@ -95,7 +95,7 @@ func TestQueueTimeoutSpan(t *testing.T) {
 
 func TestRetryEventsWithoutDatabase(t *testing.T) {
 	s := newSDK(t)
-	e := executor(t, pool.ExecutorConfig{MaxConcurrent: 1, Tracer: s.telemetry(t, otelpool.Config{}),
+	e := executor(t, pool.ExecutorConfig{MaxConcurrent: 1, Tracer: observed(t, s.telemetry(t, otelpool.Config{})),
 		Retry: pool.RetryConfig{Attempts: 3, Backoff: time.Millisecond}})
 	var n atomic.Int64
 	refused := &net.OpError{Op: "dial", Net: "tcp", Err: syscall.ECONNREFUSED}
@@ -138,6 +138,7 @@ func TestNoopProvidersAllocateNothing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	observed(t, tel)
 	ctx := context.Background()
 	with := executor(t, pool.ExecutorConfig{MaxConcurrent: 1, Tracer: tel})
 	without := executor(t, pool.ExecutorConfig{MaxConcurrent: 1})
@@ -173,3 +174,30 @@ type fakeSource struct{}
 
 func (fakeSource) Stats() pool.Stats   { return pool.Stats{} }
 func (fakeSource) Config() pool.Config { return pool.Config{} }
+
+// observed is tel observing a source with no figures: for a Telemetry on
+// a standalone executor, which has no pool to observe.
+func observed(t testing.TB, tel *otelpool.Telemetry) *otelpool.Telemetry {
+	t.Helper()
+	if err := tel.Observe(fakeSource{}); err != nil {
+		t.Fatal(err)
+	}
+	return tel
+}
+
+// TestNothingBeforeObserve: calls before Observe (pool.Open's ping) are
+// not reported, since their attributes are not known yet.
+func TestNothingBeforeObserve(t *testing.T) {
+	s := newSDK(t)
+	tel := s.telemetry(t, otelpool.Config{})
+	e := executor(t, pool.ExecutorConfig{MaxConcurrent: 1, Tracer: tel})
+	e.Run(context.Background(), noop)
+	if n := len(s.spans.Ended()); n != 0 {
+		t.Errorf("%d spans before Observe", n)
+	}
+	observed(t, tel)
+	e.Run(context.Background(), noop)
+	if n := len(s.spans.Ended()); n != 1 {
+		t.Errorf("%d spans after Observe, want 1", n)
+	}
+}
