@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/glebarez/sqlite"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/tollgate-db/tollgate/internal/dotenv"
 	"github.com/tollgate-db/tollgate/pool"
@@ -48,11 +49,27 @@ func main() {
 }
 
 func run(ctx context.Context, log *slog.Logger) error {
-	p, done, err := openPool(ctx, os.Getenv("DATABASE_URL"), log)
+	reg := prometheus.NewRegistry()
+	tel, err := setupTelemetry(os.Getenv, reg, os.Stderr)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := tel.Shutdown(sctx); err != nil {
+			log.Warn("httpapi: telemetry shutdown: " + err.Error())
+		}
+	}()
+	p, done, err := openPool(ctx, os.Getenv("DATABASE_URL"), log, tel.Tracer())
 	if err != nil {
 		return err
 	}
 	defer done()
+	if err := tel.Observe(p); err != nil {
+		p.Close(context.Background())
+		return err
+	}
 	if err := migrate(ctx, p); err != nil {
 		p.Close(context.Background())
 		return fmt.Errorf("migrate: %w", err)
@@ -69,7 +86,7 @@ func run(ctx context.Context, log *slog.Logger) error {
 		return err
 	}
 	log.Info("httpapi: listening", "addr", ln.Addr().String(), "admin_addr", adminLn.Addr().String(), "database", p.Target())
-	srv := newServer(p, serverConfig{HealthToken: os.Getenv("HEALTH_TOKEN"), Logger: log})
+	srv := newServer(p, serverConfig{HealthToken: os.Getenv("HEALTH_TOKEN"), Logger: log, Registry: reg})
 	defer srv.Close()
 	return serve(ctx, p, log, site{ln, srv}, site{adminLn, srv.Admin()})
 }
@@ -89,9 +106,10 @@ func listen(env, def string) (net.Listener, error) {
 }
 
 // openPool opens DATABASE_URL, or an SQLite file in a new temporary
-// directory when it is empty; done removes that directory.
-func openPool(ctx context.Context, databaseURL string, log *slog.Logger) (*pool.Pool, func(), error) {
-	cfg := pool.Config{DatabaseURL: databaseURL, Logger: log}
+// directory when it is empty; done removes that directory. tr, which may
+// be nil, observes the pool's calls (OpenTelemetry, see telemetry.go).
+func openPool(ctx context.Context, databaseURL string, log *slog.Logger, tr pool.Tracer) (*pool.Pool, func(), error) {
+	cfg := pool.Config{DatabaseURL: databaseURL, Logger: log, Tracer: tr}
 	done := func() {}
 	if databaseURL == "" {
 		dir, err := os.MkdirTemp("", "tollgate-httpapi-")

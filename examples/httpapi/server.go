@@ -65,6 +65,10 @@ type serverConfig struct {
 	HealthToken string
 	// Logger receives request errors. Default: slog.Default().
 	Logger *slog.Logger
+	// Registry is what the admin /metrics serves; the pool's collector is
+	// added to it (the OpenTelemetry Prometheus exporter may already be
+	// there). Default: a new registry.
+	Registry *prometheus.Registry
 }
 
 // server is the example's HTTP API. Close it to stop the health memo.
@@ -103,7 +107,10 @@ func newServer(p *pool.Pool, cfg serverConfig) *server {
 		health: health.New(p, health.Config{Token: cfg.HealthToken, Logger: cfg.Logger}),
 		log:    cfg.Logger,
 	}
-	reg := prometheus.NewRegistry()
+	reg := cfg.Registry
+	if reg == nil {
+		reg = prometheus.NewRegistry()
+	}
 	reg.MustRegister(metrics.NewCollector(p, "", nil))
 
 	s.mux.HandleFunc("GET /api/users", s.listUsers)

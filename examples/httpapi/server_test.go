@@ -29,7 +29,7 @@ var quiet = slog.New(slog.DiscardHandler)
 func backends(t *testing.T) map[string]func(t *testing.T) *pool.Pool {
 	return map[string]func(t *testing.T) *pool.Pool{
 		"sqlite": func(t *testing.T) *pool.Pool {
-			p, done, err := openPool(t.Context(), "", quiet)
+			p, done, err := openPool(t.Context(), "", quiet, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -37,7 +37,7 @@ func backends(t *testing.T) map[string]func(t *testing.T) *pool.Pool {
 			return p
 		},
 		"postgres": func(t *testing.T) *pool.Pool {
-			p, done, err := openPool(t.Context(), testdb.Postgres(t), quiet)
+			p, done, err := openPool(t.Context(), testdb.Postgres(t), quiet, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -158,7 +158,7 @@ func do(t *testing.T, ts *httptest.Server, c call) (int, string) {
 // makes a second pool call after it is released, must still find the pool
 // open.
 func TestServeShutsDownGracefully(t *testing.T) {
-	p, done, err := openPool(t.Context(), "", quiet)
+	p, done, err := openPool(t.Context(), "", quiet, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
