@@ -9,8 +9,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"hash/fnv"
+	"io"
 	"math"
 	"reflect"
+	"slices"
 	"strconv"
 	"time"
 
@@ -63,12 +65,16 @@ func (r *Repository[T]) plan(q Query) (plan, error) {
 	}
 	p := plan{rq: rq}
 	h := fnv.New64a()
-	for _, c := range q.conds {
-		fmt.Fprintf(h, "%s\x00%d\x00%s\x00", c.field, c.op, valueKey(c.value))
-	}
+	hashConds(h, q.conds)
 	if len(rq.orders) == 1 {
 		o := rq.orders[0]
+		if o.field == "" {
+			return plan{}, fmt.Errorf("%w: pages cannot sort by a path (%s)", ErrInvalidQuery, q.orders[0].field)
+		}
 		p.dir = o.dir
+		if rq.selects != nil && !slices.ContainsFunc(rq.selects, func(c clause.Column) bool { return c.Name == o.field }) {
+			p.rq.selects = append(rq.selects[:len(rq.selects):len(rq.selects)], clause.Column{Table: clause.CurrentTable, Name: o.field})
+		}
 		if f := r.m.sch.FieldsByDBName[o.field]; f != r.m.pk {
 			p.sort, p.sortX = f, o.col
 			switch {
@@ -91,6 +97,18 @@ func (r *Repository[T]) plan(q Query) (plan, error) {
 	}
 	p.hash = strconv.FormatUint(h.Sum64(), 36)
 	return p, nil
+}
+
+// hashConds writes a filter tree into the query hash of a cursor.
+func hashConds(h io.Writer, cs []cond) {
+	for _, c := range cs {
+		fmt.Fprintf(h, "%d\x00%s\x00%d\x00%s\x00%d\x00", c.kind, c.field, c.op, valueKey(c.value), len(c.groups))
+		for _, g := range c.groups {
+			fmt.Fprintf(h, "(%d\x00", len(g))
+			hashConds(h, g)
+			fmt.Fprint(h, ")\x00")
+		}
+	}
 }
 
 // nullable: the Go type can hold NULL (a pointer, sql.Null*, DeletedAt).
@@ -268,7 +286,7 @@ func (r *Repository[T]) fetch(ctx context.Context, p plan, size, offset int, aft
 	var items []T
 	limit := size + 1
 	err := r.r.Do(ctx, func(ctx context.Context, db *gorm.DB) (err error) {
-		items, err = gorm.G[T](db).Scopes(p.rq.scope(false, false), func(s *gorm.Statement) {
+		items, err = gorm.G[T](db).Scopes(p.rq.scope(withRead), func(s *gorm.Statement) {
 			if after != nil {
 				s.AddClause(clause.Where{Exprs: []clause.Expression{p.keyset(r.m.pkC, *after)}})
 			}

@@ -23,8 +23,9 @@ type Runner interface {
 // whose every call goes through a Runner. It is safe for concurrent use;
 // make one per model and share it.
 type Repository[T any] struct {
-	r Runner
-	m *model
+	r     Runner
+	m     *model
+	namer schema.Namer
 }
 
 // DefaultBatchSize is the batch size of CreateBatch, Upsert and Each when
@@ -50,7 +51,10 @@ func New[T any](r Runner) *Repository[T] {
 			namer = db.NamingStrategy
 		}
 	}
-	return &Repository[T]{r: r, m: parseModel[T](namer)}
+	if namer == nil {
+		namer = schema.NamingStrategy{IdentifierMaxLength: 64} // gorm.Open's default
+	}
+	return &Repository[T]{r: r, m: parseModel[T](namer), namer: namer}
 }
 
 // Err reports why the repository cannot work (ErrInvalidModel), or nil.
@@ -83,7 +87,7 @@ func (r *Repository[T]) failID(op string, id any, err error) error {
 	if r.m.sch != nil {
 		table = r.m.sch.Table
 	}
-	return fmt.Errorf("repo: %s %s %v: %w", op, table, id, mapErr(err))
+	return fmt.Errorf("repo: %s %s %s: %w", op, table, keyText(id), mapErr(err))
 }
 
 // Get returns the row whose primary key is id. id must have the key's
@@ -114,7 +118,7 @@ func (r *Repository[T]) First(ctx context.Context, q Query) (T, error) {
 		return out, r.fail("first", err)
 	}
 	err = r.r.Do(ctx, func(ctx context.Context, db *gorm.DB) (err error) {
-		out, err = gorm.G[T](db).Scopes(rq.scope(true, true)).First(ctx)
+		out, err = gorm.G[T](db).Scopes(rq.scope(withOrder | withLimit | withRead)).First(ctx)
 		return err
 	}, readOpts...)
 	return out, r.fail("first", err)
@@ -130,7 +134,7 @@ func (r *Repository[T]) Find(ctx context.Context, q Query) ([]T, error) {
 	}
 	var out []T
 	err = r.r.Do(ctx, func(ctx context.Context, db *gorm.DB) (err error) {
-		out, err = gorm.G[T](db).Scopes(rq.scope(true, true)).Find(ctx)
+		out, err = gorm.G[T](db).Scopes(rq.scope(withOrder | withLimit | withRead)).Find(ctx)
 		return err
 	}, readOpts...)
 	return out, r.fail("find", err)
@@ -145,7 +149,7 @@ func (r *Repository[T]) Count(ctx context.Context, q Query) (int64, error) {
 	}
 	var n int64
 	err = r.r.Do(ctx, func(ctx context.Context, db *gorm.DB) (err error) {
-		n, err = gorm.G[T](db).Scopes(rq.scope(false, false)).Count(ctx, "*")
+		n, err = gorm.G[T](db).Scopes(rq.scope(0)).Count(ctx, "*")
 		return err
 	}, readOpts...)
 	return n, r.fail("count", err)
@@ -164,7 +168,7 @@ func (r *Repository[T]) Exists(ctx context.Context, q Query) (bool, error) {
 	}
 	var found bool
 	err = r.r.Do(ctx, func(ctx context.Context, db *gorm.DB) error {
-		rows, err := gorm.G[T](db).Scopes(rq.scope(false, false), func(s *gorm.Statement) {
+		rows, err := gorm.G[T](db).Scopes(rq.scope(0), func(s *gorm.Statement) {
 			s.AddClause(clause.Select{Columns: []clause.Column{{Table: clause.CurrentTable, Name: col}}})
 		}).Limit(1).Find(ctx)
 		found = len(rows) > 0

@@ -34,6 +34,7 @@ type model struct {
 
 	omitUpdate []string        // ins and every association: Update writes T's own row only
 	upTime     []*schema.Field // update-time fields (autoUpdateTime), updatable ones
+	softDel    *schema.Field   // the gorm.DeletedAt field, or nil
 }
 
 // parseModel resolves T's schema once per naming strategy. It never
@@ -56,7 +57,19 @@ func parseModel[T any](namer schema.Namer) (m *model) {
 	if err != nil {
 		return &model{err: fmt.Errorf("%w: %T: %w", ErrInvalidModel, zero, err)}
 	}
-	m.sch = s
+	return modelOf(s)
+}
+
+// models caches the model of each parsed schema (relations' schemas
+// included), keyed by *schema.Schema.
+var models sync.Map
+
+// modelOf is the model of the parsed schema s.
+func modelOf(s *schema.Schema) *model {
+	if v, ok := models.Load(s); ok {
+		return v.(*model)
+	}
+	m := &model{sch: s}
 	if len(s.PrimaryFields) == 1 {
 		m.pk = s.PrimaryFields[0]
 		m.pkC = clause.Column{Table: clause.CurrentTable, Name: m.pk.DBName}
@@ -68,12 +81,25 @@ func parseModel[T any](namer schema.Namer) (m *model) {
 		if f.AutoCreateTime > 0 || f.FieldType == reflect.TypeOf(gorm.DeletedAt{}) {
 			m.ins = append(m.ins, f.DBName)
 		}
+		if f.FieldType == reflect.TypeOf(gorm.DeletedAt{}) && m.softDel == nil {
+			m.softDel = f
+		}
 		if f.AutoUpdateTime > 0 && f.Updatable && !f.PrimaryKey {
 			m.upTime = append(m.upTime, f)
 		}
 	}
 	m.omitUpdate = append(append(m.omitUpdate, m.ins...), clause.Associations)
-	return m
+	v, _ := models.LoadOrStore(s, m)
+	return v.(*model)
+}
+
+// softDeleted is the condition that leaves out m's soft-deleted rows
+// (table refers to them), or nothing when m has no gorm.DeletedAt.
+func (m *model) softDeleted(table string) []clause.Expression {
+	if m.softDel == nil {
+		return nil
+	}
+	return []clause.Expression{clause.Expr{SQL: "? IS NULL", Vars: []any{col(table, m.softDel.DBName)}}}
 }
 
 // needPK is the error of a method that needs a single primary key.

@@ -149,3 +149,25 @@ var likeEscaper = strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
 //
 //	repo.Where("title", repo.Like, "%"+repo.EscapeLike(term)+"%")
 func EscapeLike(s string) string { return likeEscaper.Replace(s) }
+
+// keyText is how an error names a key the caller gave: its value when it
+// is a plain scalar (or a pointer to one), else only its type, so that a
+// hostile or self-referencing value is never printed.
+func keyText(v any) string {
+	rv := reflect.ValueOf(v)
+	for rv.Kind() == reflect.Pointer && !rv.IsNil() {
+		rv = rv.Elem()
+	}
+	switch rv.Kind() {
+	case reflect.Bool, reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64,
+		reflect.Float32, reflect.Float64, reflect.String:
+		return fmt.Sprint(rv.Interface())
+	case reflect.Invalid:
+		return "<nil>"
+	}
+	if s, ok := v.(fmt.Stringer); ok && rv.Kind() == reflect.Array { // uuid.UUID and the like
+		return s.String()
+	}
+	return fmt.Sprintf("(%T)", v)
+}
