@@ -37,7 +37,8 @@
 // (at or above 80 % of MaxOpenConns, or of the executor's limit),
 // queue_length_high (more than 2 calls waiting), error_rate_high (1 % or
 // more of the database calls over the memo window failed; a caller's
-// cancellation and the application's own errors do not count) and
+// cancellation, a constraint violation and the application's own errors
+// do not count) and
 // limit_below_ceiling (the adaptive limit was lowered by exhaustion and
 // has not climbed back). The thresholds are fields of Config. A warning
 // never changes the status or the status code.

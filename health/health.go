@@ -82,9 +82,10 @@ type Config struct {
 	// ErrorRateWarn is the share of database calls, in percent, failed
 	// over the last TTL (or since the check before, when checks are
 	// further apart), at or above which the report warns
-	// (error_rate_high). Database failures only: a caller's cancellation
-	// and an error the application's own function returned are not
-	// counted. Negative: never. Default: 1.
+	// (error_rate_high). Database failures only (pool.Stats.DatabaseFailures):
+	// a caller's cancellation, a constraint violation and an error the
+	// application's own function returned are not counted; a call the
+	// queue refused is. Negative: never. Default: 1.
 	ErrorRateWarn float64
 	// ErrorRateMinSample is the fewest database calls in that window for
 	// the error rate to be judged, so that one failure among three calls

@@ -108,10 +108,14 @@ func ceiling(s pool.ExecutorStats) int {
 	return s.MaxConcurrent
 }
 
-// dbCounts returns the database failures and the calls they are a share
-// of, as counters since the pool started.
+// dbCounts returns the database failures and the attempts they are a
+// share of, as counters since the pool started: see
+// pool.Stats.DatabaseFailures (cancellations, constraint violations and
+// the application's own errors are not failures; calls the queue refused
+// are).
 func dbCounts(st pool.Stats) (failures, calls int64) {
-	return st.Executor.Failed, st.Executor.Processed + st.Executor.Failed
+	e := st.Executor
+	return st.DatabaseFailures, e.Processed + e.Failed + e.Rejected + e.TimedOut
 }
 
 // errorRate is the share of failed database calls over a span.

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"database/sql"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/url"
@@ -194,6 +195,94 @@ func TestPGErrorRateWarns(t *testing.T) {
 	}
 	if _, r := checkHTTP(t, hc2); len(r.Warnings) != 0 {
 		t.Fatalf("0.5%% mix: warnings %+v", r.Warnings)
+	}
+}
+
+// What is not the database's failure does not count: 200 calls of which
+// 20 end in the application's own error, 10 in the caller's cancellation
+// mid-statement and 10 in a unique violation warn of nothing; 10 database
+// failures more (about 4 %) do.
+func TestPGErrorRateCountsDatabaseFailuresOnly(t *testing.T) {
+	u := testdb.Postgres(t)
+	p := openPG(t, u, pool.Config{})
+	var b [4]byte
+	rand.Read(b[:])
+	table := "tollgate_health_rate_" + hex.EncodeToString(b[:])
+	if err := p.Do(t.Context(), func(ctx context.Context, db *gorm.DB) error {
+		return db.Exec("CREATE TABLE " + table + " (id int PRIMARY KEY)").Error
+	}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		p.Do(context.Background(), func(ctx context.Context, db *gorm.DB) error { return db.Exec("DROP TABLE IF EXISTS " + table).Error })
+	})
+	if err := p.Do(t.Context(), func(ctx context.Context, db *gorm.DB) error {
+		return db.Exec("INSERT INTO " + table + " VALUES (1)").Error
+	}); err != nil {
+		t.Fatal(err)
+	}
+
+	hc := health.New(p, health.Config{})
+	defer hc.Close()
+	errBusiness := errors.New("business rule violated")
+	var wg sync.WaitGroup
+	var next atomic.Int64
+	var unexpected atomic.Int64
+	for range 8 {
+		wg.Go(func() {
+			for {
+				i := int(next.Add(1))
+				if i > 200 {
+					return
+				}
+				ctx, cancel := context.WithCancel(context.Background())
+				var err error
+				switch {
+				case i%10 == 1: // 20 application errors
+					err = p.Do(ctx, func(ctx context.Context, db *gorm.DB) error {
+						if err := db.Exec("SELECT 1").Error; err != nil {
+							return err
+						}
+						return errBusiness
+					})
+					if !errors.Is(err, errBusiness) {
+						unexpected.Add(1)
+					}
+				case i%20 == 2: // 10 cancellations while the statement runs
+					time.AfterFunc(20*time.Millisecond, cancel)
+					err = p.Do(ctx, func(ctx context.Context, db *gorm.DB) error { return db.Exec("SELECT pg_sleep(2)").Error })
+					if !errors.Is(err, context.Canceled) {
+						unexpected.Add(1)
+					}
+				case i%20 == 3: // 10 unique violations
+					err = p.Do(ctx, func(ctx context.Context, db *gorm.DB) error { return db.Exec("INSERT INTO " + table + " VALUES (1)").Error })
+					if pool.Classify(err) != pool.Constraint {
+						unexpected.Add(1)
+					}
+				default:
+					if err = p.Do(ctx, func(ctx context.Context, db *gorm.DB) error { return db.Exec("SELECT 1").Error }); err != nil {
+						unexpected.Add(1)
+					}
+				}
+				cancel()
+			}
+		})
+	}
+	wg.Wait()
+	if n := unexpected.Load(); n != 0 {
+		t.Fatalf("%d calls did not end as planned", n)
+	}
+	code, r := checkHTTP(t, hc)
+	if _, ok := hasCode(r.Warnings, health.WarnErrorRate); ok || code != 200 {
+		t.Fatalf("no database failure, yet %d, warnings %+v (DatabaseFailures %d)", code, r.Warnings, p.Stats().DatabaseFailures)
+	}
+	if n := runMix(t, p, 10, 1); n != 10 { // every one fails in the database
+		t.Fatalf("%d of 10 failed", n)
+	}
+	_, r = checkHTTP(t, hc)
+	w, ok := hasCode(r.Warnings, health.WarnErrorRate)
+	if !ok || w.Value < 4 || w.Value > 5 {
+		t.Fatalf("10 database failures in 210 calls: warnings %+v, want error_rate_high near 4.8", r.Warnings)
 	}
 }
 

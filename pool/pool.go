@@ -116,7 +116,12 @@ func Open(ctx context.Context, cfg Config) (*Pool, error) {
 		OnExhausted:   p.onExhausted,
 		OnLimitChange: p.onLimitChange,
 		OnRetry:       p.onRetry,
-		OnError:       func(ev ErrorEvent) { p.noteErr(ev.Class, ev.Err) },
+		OnError: func(ev ErrorEvent) {
+			if isDatabaseFailure(ev.Class) {
+				p.counts.dbFailures.Add(1)
+			}
+			p.noteErr(ev.Class, ev.Err)
+		},
 	})
 
 	pingCtx, cancel := context.WithTimeout(ctx, cfg.OpTimeout)

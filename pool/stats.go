@@ -28,6 +28,14 @@ type Stats struct {
 	// own (class Application). They are not failures of the pool: they
 	// are not in Executor.Failed, LastError or health.
 	AppErrors int64
+	// DatabaseFailures counts the attempts that failed for a reason of the
+	// database or the pool: every failed attempt, and every call the queue
+	// refused (full, timed out), except the caller's cancellations,
+	// constraint violations (the database answering as designed) and the
+	// application's own errors. It is what health's error rate counts,
+	// over Executor.Processed + Executor.Failed + Executor.Rejected +
+	// Executor.TimedOut.
+	DatabaseFailures int64
 	// ExhaustedPostgres, ExhaustedPgBouncer and ExhaustedSupavisor count
 	// the attempts refused for lack of connection slots, by who refused
 	// them (see ExhaustionSource).
@@ -58,7 +66,7 @@ type ErrorInfo struct {
 // Stats returns a snapshot of the pool's figures.
 func (p *Pool) Stats() Stats {
 	s := Stats{DB: p.sql.Stats(), Executor: p.exec.Stats(), Cleanups: p.cleanups.Load(),
-		TimedOut: p.counts.timedOut.Load(), AppErrors: p.counts.appErrors.Load(),
+		TimedOut: p.counts.timedOut.Load(), AppErrors: p.counts.appErrors.Load(), DatabaseFailures: p.counts.dbFailures.Load(),
 		ExhaustedPostgres: p.counts.exhaustedPostgres.Load(), ExhaustedPgBouncer: p.counts.exhaustedPgBouncer.Load(),
 		ExhaustedSupavisor: p.counts.exhaustedSupavisor.Load(),
 		Profile:            p.cfg.Profile, PgBouncer: p.cfg.PgBouncer}
@@ -73,7 +81,7 @@ func (p *Pool) Stats() Stats {
 
 // poolCounts are the pool's own counters of Stats.
 type poolCounts struct {
-	timedOut, appErrors                                       atomic.Int64
+	timedOut, appErrors, dbFailures                           atomic.Int64
 	exhaustedPostgres, exhaustedPgBouncer, exhaustedSupavisor atomic.Int64
 }
 
@@ -99,6 +107,12 @@ func (p *Pool) noteErr(c Class, err error) {
 	p.lastErrMu.Lock()
 	p.lastErr = info
 	p.lastErrMu.Unlock()
+}
+
+// isDatabaseFailure reports whether an attempt that failed with class c
+// counts in Stats.DatabaseFailures.
+func isDatabaseFailure(c Class) bool {
+	return c != OK && c != Canceled && c != Constraint && c != Application
 }
 
 // endCall counts a call's outcome once, when it is over: err is what
