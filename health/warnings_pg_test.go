@@ -255,7 +255,9 @@ func TestPGErrorRateCountsDatabaseFailuresOnly(t *testing.T) {
 						unexpected.Add(1)
 					}
 				case i%20 == 3: // 10 unique violations
-					err = p.Do(ctx, func(ctx context.Context, db *gorm.DB) error { return db.Exec("INSERT INTO " + table + " VALUES (1)").Error })
+					err = p.Do(ctx, func(ctx context.Context, db *gorm.DB) error {
+						return db.Exec("INSERT INTO " + table + " VALUES (1)").Error
+					})
 					if pool.Classify(err) != pool.Constraint {
 						unexpected.Add(1)
 					}

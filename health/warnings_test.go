@@ -131,7 +131,11 @@ func TestWarningErrorRateWindow(t *testing.T) {
 		hc := health.New(src, health.Config{TTL: 30 * time.Second})
 		defer hc.Close()
 		calls := func(ok, failed int64) {
-			src.set(func(s *pool.Stats) { s.Executor.Processed += ok; s.Executor.Failed += failed; s.DatabaseFailures += failed })
+			src.set(func(s *pool.Stats) {
+				s.Executor.Processed += ok
+				s.Executor.Failed += failed
+				s.DatabaseFailures += failed
+			})
 		}
 		rate := func() (float64, bool) {
 			for _, w := range hc.Check(t.Context()).Warnings {
