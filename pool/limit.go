@@ -27,8 +27,10 @@ import "time"
 //     holds for an interval becomes the plateau, and the next step is twice
 //     as large, as CUBIC accelerates away from W_max: a budget that grew is
 //     found in a few intervals.
-//   - A burst of refusals, all caused by one oversubscription, moves the
-//     limit once (decreaseCooldown).
+//   - A burst of refusals, all caused by one oversubscription, is one event
+//     (decreaseCooldown): the refusals after the first only follow the
+//     in-flight count down as the refused attempts let go of their slots,
+//     which ends just above what the server holds.
 //
 // It never goes above ceiling (SetCeiling) nor below min. Every method runs
 // under Executor.mu. The fast path pays one comparison when nothing was
@@ -83,6 +85,7 @@ type limitChange struct {
 	old, new int
 	reason   LimitReason
 	probe    bool // an exhaustion that ended a probe
+	burst    bool // a further exhaustion of a burst already reported: no OnExhausted
 }
 
 // successLocked accounts for an attempt that succeeded while inFlight
@@ -118,7 +121,7 @@ func (l *adaptiveLimit) successLocked(inFlight int) limitChange {
 	l.probing = true
 	l.nextProbe = now.Add(probeBase)
 	l.increases++
-	return limitChange{l.limit != old, old, l.limit, LimitProbe, false}
+	return limitChange{l.limit != old, old, l.limit, LimitProbe, false, false}
 }
 
 // exhaustedLocked accounts for an attempt refused for lack of connections
@@ -126,7 +129,17 @@ func (l *adaptiveLimit) successLocked(inFlight int) limitChange {
 func (l *adaptiveLimit) exhaustedLocked(inFlight int) limitChange {
 	now := time.Now()
 	if now.Sub(l.lastDecrease) <= decreaseCooldown {
-		return limitChange{}
+		// The same burst: the attempts refused after the first one release
+		// their slots one by one, so the in-flight count they see falls to
+		// just above what the server holds. Follow it down (never below
+		// the floor), without treating it as a new event.
+		old := l.limit
+		if t := max(inFlight-1, l.min); t < l.target {
+			l.setTarget(t)
+			l.plateau = t
+			l.exhaustedAt = inFlight
+		}
+		return limitChange{l.limit != old, old, l.limit, LimitExhausted, false, true}
 	}
 	l.lastDecrease = now
 	w := max(inFlight, 1)
@@ -158,7 +171,7 @@ func (l *adaptiveLimit) exhaustedLocked(inFlight int) limitChange {
 	if l.limit < old {
 		l.decreases++
 	}
-	return limitChange{true, old, l.limit, LimitExhausted, probe}
+	return limitChange{true, old, l.limit, LimitExhausted, probe, false}
 }
 
 // setCeilingLocked bounds the limit by n (already clamped).
@@ -166,7 +179,7 @@ func (l *adaptiveLimit) setCeilingLocked(n int) limitChange {
 	old := l.limit
 	l.ceiling = n
 	l.limit = min(l.target, l.ceiling)
-	return limitChange{old != l.limit, old, l.limit, LimitCeiling, false}
+	return limitChange{old != l.limit, old, l.limit, LimitCeiling, false, false}
 }
 
 // report runs the hooks for a limit change, without the lock.
@@ -177,7 +190,7 @@ func (e *Executor) report(ch limitChange, err error) {
 	if ch.old != ch.new && e.cfg.OnLimitChange != nil {
 		e.cfg.OnLimitChange(LimitChangeEvent{Old: ch.old, New: ch.new, Reason: ch.reason})
 	}
-	if ch.reason == LimitExhausted && e.cfg.OnExhausted != nil {
+	if ch.reason == LimitExhausted && !ch.burst && e.cfg.OnExhausted != nil {
 		e.cfg.OnExhausted(ExhaustedEvent{Limit: ch.new, Err: err, Probe: ch.probe})
 	}
 }
