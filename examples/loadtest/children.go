@@ -270,10 +270,12 @@ func runEvents(ctx context.Context, c *config, begin time.Time,
 				return err
 			}
 		}
-		// Their clocks start at their go; the report places them at ev.at
-		// (how late they really started is printed).
+		// Their clocks start at their go, which the report places them at.
 		if err := say(lineGo, late); err != nil {
 			return err
+		}
+		for _, k := range late {
+			k.start = time.Since(begin)
 		}
 		fmt.Fprintf(os.Stderr, "loadtest: %d instance(s) joined at %s (asked for %s)\n", len(late), time.Since(begin).Round(time.Millisecond), ev.at)
 	}
