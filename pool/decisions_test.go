@@ -417,3 +417,46 @@ func terminate(admin *sql.DB, pid int) error {
 	}
 	return errors.New("backend did not die")
 }
+
+// Issue 9 case 1, the other way: the server goes away between two
+// statements of one fn (connects refused from then on, class transient).
+// The first statement ran, so the call is not re-run.
+func TestIntegrationRefusedConnectAfterWriteRunsOnce(t *testing.T) {
+	u := testdb.Postgres(t)
+	pu, _ := url.Parse(u)
+	px := newProxy(t, pu.Host)
+	purl, _ := viaProxy(t, u, px, "")
+	p := openPool(t, purl, pool.Config{MaxOpenConns: 2, MaxConcurrent: 1, Retry: pool.RetryConfig{Backoff: time.Millisecond}})
+	table := txTable(t, p)
+	runs := 0
+	err := p.Do(context.Background(), func(ctx context.Context, db *gorm.DB) error {
+		runs++
+		return db.Connection(func(c *gorm.DB) error {
+			if err := c.Exec(fmt.Sprintf("insert into %s values (%d, 'x')", table, runs)).Error; err != nil {
+				return err
+			}
+			px.mode.Store(slam) // from now on every new connection fails at once
+			return db.Exec("select 1").Error
+		})
+	})
+	px.mode.Store(forward)
+	var ce *pgconn.ConnectError
+	if pool.Classify(err) != pool.Transient || !errors.As(err, &ce) || runs != 1 {
+		t.Fatalf("err = %v (class %s) after %d runs, want the transient connect error after 1", err, pool.Classify(err), runs)
+	}
+	if n := countRows(t, p, table); n != 1 {
+		t.Fatalf("%d rows, want 1", n)
+	}
+	// The same failure before anything was sent is retried.
+	p.Cleanup(context.Background())
+	px.mode.Store(slam)
+	runs = 0
+	err = p.Do(context.Background(), func(ctx context.Context, db *gorm.DB) error {
+		runs++
+		return db.Exec("select 1").Error
+	})
+	px.mode.Store(forward)
+	if pool.Classify(err) != pool.Transient || runs != 3 {
+		t.Fatalf("err = %v (class %s) after %d runs, want transient after 3 (Attempts)", err, pool.Classify(err), runs)
+	}
+}
