@@ -13,11 +13,18 @@ import (
 var ErrRetryBudget = errors.New("pool: retry budget exhausted")
 
 // retryLoop re-runs a call whose first attempt failed with a retryable
-// error. Only this path pays for retry-go. retry-go's first invocation
-// replays the first attempt's error, so that the delays it computes
-// (exponential, with jitter, capped) come before each real retry. Each
-// retry takes a fresh slot at the back of the queue: no slot is held while
-// backing off.
+// error; each retry takes a fresh slot at the back of the queue: no slot is
+// held while backing off. Only this path pays for retry-go, which is why
+// the first attempt runs before it (retry.Do costs allocations on every
+// call it makes): retry-go's first invocation hands back that attempt's
+// error, so that retry-go's delays (exponential, with jitter, capped) come
+// before each real retry — retry-go has no option for a delay before its
+// first invocation.
+//
+// The bound on attempts is RetryIf's, the one place that knows the class
+// (Exhausted gets ExhaustedAttempts, the rest Attempts): retry.Attempts(0)
+// leaves counting to it instead of a second, class-blind bound. A retry the
+// budget refuses ends the loop with ErrRetryBudget joined to the error.
 func (e *Executor) retryLoop(ctx context.Context, fn func(context.Context) error, o CallOption, first error, callSt *callState) error {
 	calls := 0
 	last := first
@@ -32,7 +39,7 @@ func (e *Executor) retryLoop(ctx context.Context, fn func(context.Context) error
 				return first
 			}
 			if !e.budget.spend() {
-				return retry.Unrecoverable(errors.Join(last, ErrRetryBudget))
+				return errors.Join(last, ErrRetryBudget)
 			}
 			e.retried.Add(1)
 			if e.cfg.OnRetry != nil || e.tr.retry != nil {
@@ -51,7 +58,7 @@ func (e *Executor) retryLoop(ctx context.Context, fn func(context.Context) error
 			return err
 		},
 		retry.Context(ctx),
-		retry.Attempts(uint(max(e.cfg.Retry.Attempts, e.cfg.Retry.ExhaustedAttempts))),
+		retry.Attempts(0), // bounded by RetryIf, per class
 		retry.Delay(e.cfg.Retry.Backoff),
 		retry.MaxDelay(e.cfg.Retry.MaxBackoff),
 		retry.MaxJitter(e.cfg.Retry.Backoff),
@@ -60,7 +67,7 @@ func (e *Executor) retryLoop(ctx context.Context, fn func(context.Context) error
 			return backoff
 		}),
 		retry.RetryIf(func(err error) bool {
-			if !retry.IsRecoverable(err) || !e.retryable(err, o) {
+			if errors.Is(err, ErrRetryBudget) || !e.retryable(err, o) {
 				return false
 			}
 			if e.cfg.Classify(err) == Exhausted {
@@ -68,7 +75,6 @@ func (e *Executor) retryLoop(ctx context.Context, fn func(context.Context) error
 			}
 			return calls < e.cfg.Retry.Attempts
 		}),
-		retry.LastErrorOnly(true),
 	)
 	if err != nil && ctx.Err() != nil && err == context.Cause(ctx) && err != last {
 		// ctx ended during a backoff, and retry-go returned its cause (a
