@@ -129,7 +129,7 @@ func (s *server) createArticle(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	s.answerArticle(w, r, http.StatusCreated, a)
+	s.answerArticle(w, r, http.StatusCreated, a.ID)
 }
 
 // tagArticle links article id to the tags with these names, creating the
@@ -146,16 +146,15 @@ func (s *server) tagArticle(ctx context.Context, id int64, names []string) error
 	if err := s.tags.Upsert(ctx, rows, []string{"name"}, "name"); err != nil {
 		return err
 	}
-	tags, err := s.tags.Find(ctx, repo.Where("name", repo.In, names))
+	tags, err := s.tags.Find(ctx, repo.Where("name", repo.In, names).Select("id"))
 	if err != nil {
 		return err
 	}
-	// TODO(repo): s.articles.Links("Tags").Add(ctx, id, tagIDs...)
-	links := make([]ArticleTag, len(tags))
+	ids := make([]any, len(tags))
 	for i, t := range tags {
-		links[i] = ArticleTag{ArticleID: id, TagID: t.ID}
+		ids[i] = t.ID
 	}
-	return s.articleTags.CreateBatch(ctx, links, 0)
+	return s.articleTags.Add(ctx, id, ids...)
 }
 
 func deref(p *string) string {
@@ -176,9 +175,16 @@ func (s *server) articleBySlug(w http.ResponseWriter, r *http.Request) (Article,
 	return a, true
 }
 
-// findArticle returns the article with this slug, or repo.ErrNotFound.
+// findArticle returns the article with this slug, its author and tags
+// loaded, or repo.ErrNotFound.
 func (s *server) findArticle(ctx context.Context, slug string) (Article, error) {
-	return s.articles.First(ctx, repo.Where("slug", repo.Eq, slug))
+	return s.articles.First(ctx, withAuthorAndTags(repo.Where("slug", repo.Eq, slug)))
+}
+
+// withAuthorAndTags is q loading what an article's JSON shows besides its
+// own columns: the author and the tags, sorted by name.
+func withAuthorAndTags(q repo.Query) repo.Query {
+	return q.Preload("Author").PreloadWith("Tags", repo.All().OrderBy("name", repo.Asc))
 }
 
 // ownArticle is articleBySlug for the article's author only: others get 403.
@@ -204,10 +210,15 @@ func (s *server) snapshot(ctx context.Context, fn func(ctx context.Context) erro
 	return s.p.Transaction(ctx, fn)
 }
 
-// answerArticle writes one article, as the request's caller sees it.
-func (s *server) answerArticle(w http.ResponseWriter, r *http.Request, code int, a Article) {
+// answerArticle writes the article with this id, as the request's
+// caller sees it.
+func (s *server) answerArticle(w http.ResponseWriter, r *http.Request, code int, id int64) {
 	var view []articleJSON
-	err := s.snapshot(r.Context(), func(ctx context.Context) (err error) {
+	err := s.snapshot(r.Context(), func(ctx context.Context) error {
+		a, err := s.articles.First(ctx, withAuthorAndTags(repo.Where("id", repo.Eq, id)))
+		if err != nil {
+			return err
+		}
 		view, err = s.views(ctx, []Article{a}, true)
 		return err
 	})
@@ -281,12 +292,7 @@ func (s *server) updateArticle(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	a, err := s.articles.Get(r.Context(), a.ID)
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	s.answerArticle(w, r, http.StatusOK, a)
+	s.answerArticle(w, r, http.StatusOK, a.ID)
 }
 
 // deleteArticle: DELETE /api/articles/{slug}. Its comments, favorites and

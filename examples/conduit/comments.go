@@ -39,8 +39,7 @@ func (s *server) listComments(w http.ResponseWriter, r *http.Request) {
 		if err != nil {
 			return err
 		}
-		// TODO(repo): Preload("Author")
-		cs, err := s.comments.Find(ctx, repo.Where("article_id", repo.Eq, a.ID).OrderBy("id", repo.Asc))
+		cs, err := s.comments.Find(ctx, repo.Where("article_id", repo.Eq, a.ID).OrderBy("id", repo.Asc).Preload("Author"))
 		if err != nil {
 			return err
 		}
@@ -54,7 +53,9 @@ func (s *server) listComments(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, commentsEnvelope{out})
 }
 
-// commentViews adds the authors' profiles to cs, in two calls.
+// commentViews turns comments, loaded with their Author, into what the
+// request's caller sees: one statement for whether the caller follows
+// each author.
 func (s *server) commentViews(ctx context.Context, cs []Comment) ([]commentJSON, error) {
 	out := make([]commentJSON, len(cs))
 	if len(cs) == 0 {
@@ -65,14 +66,6 @@ func (s *server) commentViews(ctx context.Context, cs []Comment) ([]commentJSON,
 		if !slices.Contains(ids, c.AuthorID) {
 			ids = append(ids, c.AuthorID)
 		}
-	}
-	authors, err := s.users.Find(ctx, repo.Where("id", repo.In, ids))
-	if err != nil {
-		return nil, err
-	}
-	byID := make(map[int64]User, len(authors))
-	for _, u := range authors {
-		byID[u.ID] = u
 	}
 	following := map[int64]bool{}
 	if v, ok := viewerFrom(ctx); ok {
@@ -86,7 +79,7 @@ func (s *server) commentViews(ctx context.Context, cs []Comment) ([]commentJSON,
 	}
 	for i, c := range cs {
 		out[i] = commentJSON{ID: c.ID, CreatedAt: timeJSON(c.CreatedAt), UpdatedAt: timeJSON(c.UpdatedAt),
-			Body: c.Body, Author: profileOf(byID[c.AuthorID], following[c.AuthorID])}
+			Body: c.Body, Author: profileOf(c.Author, following[c.AuthorID])}
 	}
 	return out, nil
 }
@@ -120,6 +113,9 @@ func (s *server) addComment(w http.ResponseWriter, r *http.Request) {
 		}
 		c := Comment{Body: req.Comment.Body, ArticleID: a.ID, AuthorID: v.ID}
 		if err := s.comments.Create(ctx, &c); err != nil {
+			return err
+		}
+		if c, err = s.comments.First(ctx, repo.Where("id", repo.Eq, c.ID).Preload("Author")); err != nil {
 			return err
 		}
 		out, err = s.commentViews(ctx, []Comment{c})

@@ -3,8 +3,6 @@ package main
 import (
 	"context"
 	"net/http"
-
-	"gorm.io/gorm"
 )
 
 // favorite: POST /api/articles/{slug}/favorite. Favoriting twice is no
@@ -28,14 +26,9 @@ func (s *server) setFavorite(w http.ResponseWriter, r *http.Request, on bool) {
 			return err
 		}
 		if on {
-			// TODO(repo): s.users.Links("Favorites").Add(ctx, v.ID, a.ID)
-			err = s.favorites.Upsert(ctx, []Favorite{{UserID: v.ID, ArticleID: a.ID}},
-				[]string{"user_id", "article_id"}, "user_id")
+			err = s.favorites.Add(ctx, v.ID, a.ID) // favoriting twice keeps one link
 		} else {
-			// TODO(repo): s.users.Links("Favorites").Remove(ctx, v.ID, a.ID)
-			err = s.p.Do(ctx, func(ctx context.Context, db *gorm.DB) error {
-				return db.Where("user_id = ? AND article_id = ?", v.ID, a.ID).Delete(&Favorite{}).Error
-			})
+			err = s.favorites.Remove(ctx, v.ID, a.ID)
 		}
 		if err != nil {
 			return err

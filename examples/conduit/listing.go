@@ -4,9 +4,6 @@ import (
 	"context"
 	"net/http"
 
-	"gorm.io/gorm"
-
-	"github.com/tollgate-db/tollgate/pool"
 	"github.com/tollgate-db/tollgate/repo"
 )
 
@@ -62,31 +59,27 @@ func (s *server) answerList(w http.ResponseWriter, r *http.Request, f articleFil
 }
 
 // findArticles returns one page of the articles f selects, newest first,
-// and how many f selects in all.
+// with their authors and tags, and how many f selects in all.
 func (s *server) findArticles(ctx context.Context, f articleFilter, limit, offset int) ([]Article, int64, error) {
-	// TODO(repo): Has("Tags", ...), Where("Author.Username", ...),
-	// Has("FavoritedBy", ...), Has("Author.Followers", ...) with Find and Count.
-	var arts []Article
-	var total int64
-	err := s.p.Do(ctx, func(ctx context.Context, db *gorm.DB) error {
-		q := db.Model(&Article{})
-		if f.Tag != "" {
-			q = q.Where("EXISTS (SELECT 1 FROM conduit_article_tags at JOIN conduit_tags t ON t.id = at.tag_id WHERE at.article_id = conduit_articles.id AND t.name = ?)", f.Tag)
-		}
-		if f.Author != "" {
-			q = q.Where("author_id IN (SELECT id FROM conduit_users WHERE username = ?)", f.Author)
-		}
-		if f.Favorited != "" {
-			q = q.Where("EXISTS (SELECT 1 FROM conduit_favorites fa JOIN conduit_users u ON u.id = fa.user_id WHERE fa.article_id = conduit_articles.id AND u.username = ?)", f.Favorited)
-		}
-		if f.FeedOf != 0 {
-			q = q.Where("EXISTS (SELECT 1 FROM conduit_follows fo WHERE fo.followee_id = conduit_articles.author_id AND fo.follower_id = ?)", f.FeedOf)
-		}
-		if err := q.Session(&gorm.Session{}).Count(&total).Error; err != nil {
-			return err
-		}
-		return q.Order("created_at DESC, id DESC").Limit(limit).Offset(offset).Find(&arts).Error
-	}, pool.Idempotent())
+	q := repo.All()
+	if f.Tag != "" {
+		q = q.Match(repo.Has("Tags", repo.Where("name", repo.Eq, f.Tag)))
+	}
+	if f.Author != "" {
+		q = q.And("Author.Username", repo.Eq, f.Author)
+	}
+	if f.Favorited != "" {
+		q = q.Match(repo.Has("FavoritedBy", repo.Where("username", repo.Eq, f.Favorited)))
+	}
+	if f.FeedOf != 0 {
+		q = q.Match(repo.Has("Author.Followers", repo.Where("id", repo.Eq, f.FeedOf)))
+	}
+	total, err := s.articles.Count(ctx, q)
+	if err != nil || total == 0 {
+		return nil, total, err
+	}
+	arts, err := s.articles.Find(ctx, withAuthorAndTags(q.
+		OrderBy("created_at", repo.Desc).OrderBy("id", repo.Desc).Limit(limit).Offset(offset)))
 	return arts, total, err
 }
 

@@ -33,15 +33,6 @@ type User struct {
 // TableName is the users table.
 func (User) TableName() string { return "conduit_users" }
 
-// Follow is one row of the follows join table: Follower follows Followee.
-type Follow struct {
-	FollowerID int64 `gorm:"primaryKey;autoIncrement:false"`
-	FolloweeID int64 `gorm:"primaryKey;autoIncrement:false"`
-}
-
-// TableName is the follows join table.
-func (Follow) TableName() string { return "conduit_follows" }
-
 // Article is a post. Its slug is derived from the title and made unique
 // with a random suffix.
 type Article struct {
@@ -70,24 +61,6 @@ type Tag struct {
 
 // TableName is the tags table.
 func (Tag) TableName() string { return "conduit_tags" }
-
-// ArticleTag is one row of the article-tag join table.
-type ArticleTag struct {
-	ArticleID int64 `gorm:"primaryKey;autoIncrement:false"`
-	TagID     int64 `gorm:"primaryKey;autoIncrement:false"`
-}
-
-// TableName is the article-tag join table.
-func (ArticleTag) TableName() string { return "conduit_article_tags" }
-
-// Favorite is one row of the favorites join table: User favorited Article.
-type Favorite struct {
-	UserID    int64 `gorm:"primaryKey;autoIncrement:false"`
-	ArticleID int64 `gorm:"primaryKey;autoIncrement:false"`
-}
-
-// TableName is the favorites join table.
-func (Favorite) TableName() string { return "conduit_favorites" }
 
 // Comment is a comment on an article.
 type Comment struct {

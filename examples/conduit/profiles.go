@@ -5,8 +5,6 @@ import (
 	"errors"
 	"net/http"
 
-	"gorm.io/gorm"
-
 	"github.com/tollgate-db/tollgate/repo"
 )
 
@@ -82,14 +80,9 @@ func (s *server) setFollow(w http.ResponseWriter, r *http.Request, on bool) {
 	}
 	var err error
 	if on {
-		// TODO(repo): s.users.Links("Following").Add(ctx, v.ID, u.ID)
-		err = s.follows.Upsert(r.Context(), []Follow{{FollowerID: v.ID, FolloweeID: u.ID}},
-			[]string{"follower_id", "followee_id"}, "follower_id")
+		err = s.following.Add(r.Context(), v.ID, u.ID) // following twice keeps one link
 	} else {
-		// TODO(repo): s.users.Links("Following").Remove(ctx, v.ID, u.ID)
-		err = s.p.Do(r.Context(), func(ctx context.Context, db *gorm.DB) error {
-			return db.Where("follower_id = ? AND followee_id = ?", v.ID, u.ID).Delete(&Follow{}).Error
-		})
+		err = s.following.Remove(r.Context(), v.ID, u.ID)
 	}
 	if err != nil {
 		s.fail(w, r, err)
@@ -99,19 +92,16 @@ func (s *server) setFollow(w http.ResponseWriter, r *http.Request, on bool) {
 }
 
 // followingOf reports for each of ids whether user me follows it.
+// It is one statement however many ids there are.
 func (s *server) followingOf(ctx context.Context, me int64, ids ...int64) ([]bool, error) {
-	// TODO(repo): s.users.Links("Following").Linked(ctx, me, ids...)
-	rows, err := s.follows.Find(ctx, repo.Where("follower_id", repo.Eq, me).And("followee_id", repo.In, ids))
-	if err != nil {
-		return nil, err
-	}
-	set := make(map[int64]bool, len(rows))
-	for _, f := range rows {
-		set[f.FolloweeID] = true
-	}
-	out := make([]bool, len(ids))
+	return s.following.Linked(ctx, me, anys(ids)...)
+}
+
+// anys converts keys for the variadic ...any of repo.Links.
+func anys(ids []int64) []any {
+	out := make([]any, len(ids))
 	for i, id := range ids {
-		out[i] = set[id]
+		out[i] = id
 	}
-	return out, nil
+	return out
 }

@@ -45,13 +45,16 @@ type server struct {
 	// e-mail, so that it takes as long whether the account exists or not.
 	dummyHash func() []byte
 
-	users       *repo.Repository[User]
-	articles    *repo.Repository[Article]
-	tags        *repo.Repository[Tag]
-	articleTags *repo.Repository[ArticleTag]
-	favorites   *repo.Repository[Favorite]
-	follows     *repo.Repository[Follow]
-	comments    *repo.Repository[Comment]
+	users    *repo.Repository[User]
+	articles *repo.Repository[Article]
+	tags     *repo.Repository[Tag]
+	comments *repo.Repository[Comment]
+
+	// The many2many relations, through their join tables.
+	following   *repo.Links // User.Following: follower -> followees
+	favorites   *repo.Links // User.Favorites: user -> articles
+	favoritedBy *repo.Links // Article.FavoritedBy: article -> users
+	articleTags *repo.Links // Article.Tags: article -> tags
 }
 
 // newServer builds the routes over p: RealWorld's API under /api,
@@ -84,16 +87,18 @@ func newServer(p *pool.Pool, cfg serverConfig) (*server, error) {
 			return h
 		}),
 
-		users:       repo.New[User](p),
-		articles:    repo.New[Article](p),
-		tags:        repo.New[Tag](p),
-		articleTags: repo.New[ArticleTag](p),
-		favorites:   repo.New[Favorite](p),
-		follows:     repo.New[Follow](p),
-		comments:    repo.New[Comment](p),
+		users:    repo.New[User](p),
+		articles: repo.New[Article](p),
+		tags:     repo.New[Tag](p),
+		comments: repo.New[Comment](p),
 	}
-	for _, err := range []error{s.users.Err(), s.articles.Err(), s.tags.Err(), s.articleTags.Err(),
-		s.favorites.Err(), s.follows.Err(), s.comments.Err()} {
+	s.following = s.users.Links("Following")
+	s.favorites = s.users.Links("Favorites")
+	s.favoritedBy = s.articles.Links("FavoritedBy")
+	s.articleTags = s.articles.Links("Tags")
+	// A model or relation repo cannot map is reported here, at start-up.
+	for _, err := range []error{s.users.Err(), s.articles.Err(), s.tags.Err(), s.comments.Err(),
+		s.following.Err(), s.favorites.Err(), s.favoritedBy.Err(), s.articleTags.Err()} {
 		if err != nil {
 			s.health.Close()
 			return nil, err
