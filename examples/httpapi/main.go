@@ -34,10 +34,21 @@ func main() {
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
 	// A copy of the repository's .env.example, when there is one; the
 	// process's own variables win over it.
-	if set, err := dotenv.Load(".env"); err != nil {
+	set, err := dotenv.Load(".env")
+	if err != nil {
 		log.Error("httpapi: " + err.Error())
 		os.Exit(1)
-	} else if len(set) > 0 {
+	}
+	// LOG_LEVEL=debug shows every SQL statement in the development profile.
+	level := slog.LevelInfo
+	if v := os.Getenv("LOG_LEVEL"); v != "" {
+		if err := level.UnmarshalText([]byte(v)); err != nil {
+			log.Error("httpapi: LOG_LEVEL: want debug, info, warn or error", "got", v)
+			os.Exit(2)
+		}
+	}
+	log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	if len(set) > 0 {
 		log.Info("httpapi: read .env", "set", set)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
