@@ -74,14 +74,15 @@ type Telemetry struct {
 	fixedMP bool // cfg.MeterProvider was given
 	mpOn    bool // with fixedMP: whether it is not a no-op
 
-	inst    instruments
-	sets    setCache
-	attrs   atomic.Pointer[callAttrs] // nil until Observe
-	regMu   sync.Mutex
-	reg     metric.Registration
-	fleet   metric.Registration
-	closed  bool
-	observe bool
+	inst instruments
+	// caches of what calls of one kind share (sets.go)
+	shapes, durations boundedMap
+	attrs             atomic.Pointer[callAttrs] // nil until Observe
+	regMu             sync.Mutex
+	reg               metric.Registration
+	fleet             metric.Registration
+	closed            bool
+	observe           bool
 }
 
 // callAttrs are the attributes every call shares, fixed once Observe has
@@ -90,7 +91,8 @@ type callAttrs struct {
 	system   string
 	target   string // the span name's target when the call names no collection
 	base     []attribute.KeyValue
-	poolSet  attribute.Set // {db.client.connection.pool.name}
+	poolSet  attribute.Set       // {db.client.connection.pool.name}
+	poolOpt  metric.RecordOption // the same, as a histogram's option
 	poolName string
 }
 
@@ -279,6 +281,7 @@ func (t *Telemetry) setAttrs(c Config, dialect string) {
 		a.poolName = defaultPoolName(c.ServerAddress, c.ServerPort, c.Namespace, a.system)
 	}
 	a.poolSet = attribute.NewSet(semconv.DBClientConnectionPoolName(a.poolName))
+	a.poolOpt = metric.WithAttributeSet(a.poolSet)
 	switch {
 	case c.Namespace != "":
 		a.target = c.Namespace

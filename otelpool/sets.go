@@ -5,33 +5,85 @@ import (
 	"sync/atomic"
 
 	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
 	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
+	"go.opentelemetry.io/otel/trace"
 )
 
-// maxCachedSets bounds the attribute sets of db.client.operation.duration
-// kept for reuse. The sets are few (operations × collections × SQLSTATEs
-// seen), but their inputs come from callers; past the bound a set is built
-// for each call, which is slower and no less correct.
-const maxCachedSets = 1024
+// maxCached bounds each cache below. The entries are few (operations ×
+// collections × SQLSTATEs seen), but their inputs come from callers; past
+// the bound an entry is built for each call, which is slower and no less
+// correct.
+const maxCached = 1024
 
-type setKey struct {
+// boundedMap is a read-mostly map that stops growing at maxCached.
+type boundedMap struct {
+	m sync.Map
+	n atomic.Int64
+}
+
+func (b *boundedMap) load(k any) (any, bool) { return b.m.Load(k) }
+
+func (b *boundedMap) store(k, v any) {
+	if b.n.Load() < maxCached {
+		if _, loaded := b.m.LoadOrStore(k, v); !loaded {
+			b.n.Add(1)
+		}
+	}
+}
+
+type shapeKey struct {
+	attrs    *callAttrs
+	op, coll string
+	tx       bool
+}
+
+// callShape is what every span of one kind of call starts with: building
+// its name and options allocates, so it is built once per kind.
+type callShape struct {
+	name string
+	opts []trace.SpanStartOption
+}
+
+// shape returns the span name and start options of a call.
+func (t *Telemetry) shape(a *callAttrs, op, coll string, tx bool) *callShape {
+	k := shapeKey{a, op, coll, tx}
+	if s, ok := t.shapes.load(k); ok {
+		return s.(*callShape)
+	}
+	kvs := make([]attribute.KeyValue, 0, len(a.base)+3)
+	kvs = append(kvs, a.base...)
+	if op != "" {
+		kvs = append(kvs, semconv.DBOperationName(op))
+	}
+	if coll != "" {
+		kvs = append(kvs, semconv.DBCollectionName(coll))
+	}
+	if tx {
+		kvs = append(kvs, AttrTransaction.Bool(true))
+	}
+	target := coll
+	if target == "" {
+		target = a.target
+	}
+	s := &callShape{name: spanName(op, target, a.system),
+		opts: []trace.SpanStartOption{trace.WithSpanKind(trace.SpanKindClient), trace.WithAttributes(kvs...)}}
+	t.shapes.store(k, s)
+	return s
+}
+
+type durationKey struct {
 	attrs                 *callAttrs
 	op, coll, code, etype string
 }
 
-// setCache holds the duration metric's attribute sets: building one sorts
-// and hashes its attributes and allocates, which costs more than the rest
-// of the recording. It is read far more often than written.
-type setCache struct {
-	m sync.Map // setKey -> attribute.Set
-	n atomic.Int64
-}
-
-// durationSet returns the attribute set of one call's duration.
-func (t *Telemetry) durationSet(c *call, code, etype string) attribute.Set {
-	k := setKey{c.attrs, c.op, c.coll, code, etype}
-	if s, ok := t.sets.m.Load(k); ok {
-		return s.(attribute.Set)
+// durationOpt returns the record option of one call's
+// db.client.operation.duration: its attribute set, which building sorts,
+// hashes and allocates.
+func (t *Telemetry) durationOpt(c *call, code, etype string) metric.RecordOption {
+	k := durationKey{c.attrs, c.op, c.coll, code, etype}
+	if o, ok := t.durations.load(k); ok {
+		return o.(metric.RecordOption)
 	}
 	kvs := make([]attribute.KeyValue, 0, len(c.attrs.base)+4)
 	kvs = append(kvs, c.attrs.base...)
@@ -47,11 +99,7 @@ func (t *Telemetry) durationSet(c *call, code, etype string) attribute.Set {
 	if etype != "" {
 		kvs = append(kvs, semconv.ErrorTypeKey.String(etype))
 	}
-	s := attribute.NewSet(kvs...)
-	if t.sets.n.Load() < maxCachedSets {
-		if _, loaded := t.sets.m.LoadOrStore(k, s); !loaded {
-			t.sets.n.Add(1)
-		}
-	}
-	return s
+	o := metric.WithAttributeSet(attribute.NewSet(kvs...))
+	t.durations.store(k, o)
+	return o
 }

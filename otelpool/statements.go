@@ -129,6 +129,6 @@ func (t *Telemetry) TraceConnectEnd(ctx context.Context, data pgx.TraceConnectEn
 		}
 	}
 	if data.Err == nil {
-		t.inst.create.RecordSet(ctx, time.Since(cc.start).Seconds(), t.attrs.Load().poolSet)
+		t.inst.create.Inst().Record(ctx, time.Since(cc.start).Seconds(), t.attrs.Load().poolOpt)
 	}
 }

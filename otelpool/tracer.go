@@ -128,23 +128,8 @@ func (t *Telemetry) CallStart(ctx context.Context, ev pool.CallStartEvent) conte
 	}
 	cc := &callCtx{c: call{op: ev.Operation, coll: ev.Collection, queued: ev.Queued, metrics: m, attrs: a}}
 	if tr {
-		kvs := make([]attribute.KeyValue, 0, len(a.base)+3)
-		kvs = append(kvs, a.base...)
-		if ev.Operation != "" {
-			kvs = append(kvs, semconv.DBOperationName(ev.Operation))
-		}
-		if ev.Collection != "" {
-			kvs = append(kvs, semconv.DBCollectionName(ev.Collection))
-		}
-		if ev.Tx {
-			kvs = append(kvs, AttrTransaction.Bool(true))
-		}
-		target := ev.Collection
-		if target == "" {
-			target = a.target
-		}
-		ctx, cc.c.span = t.tracer.Start(ctx, spanName(ev.Operation, target, a.system),
-			trace.WithSpanKind(trace.SpanKindClient), trace.WithAttributes(kvs...))
+		sh := t.shape(a, ev.Operation, ev.Collection, ev.Tx)
+		ctx, cc.c.span = t.tracer.Start(ctx, sh.name, sh.opts...)
 		if ev.Queued {
 			cc.c.span.AddEvent("queued")
 		}
@@ -161,7 +146,7 @@ func (t *Telemetry) CallAdmitted(ctx context.Context, ev pool.AdmittedEvent) {
 		return
 	}
 	if c.metrics {
-		t.inst.wait.RecordSet(ctx, ev.QueueWait.Seconds(), c.attrs.poolSet)
+		t.inst.wait.Inst().Record(ctx, ev.QueueWait.Seconds(), c.attrs.poolOpt)
 		c.admitted = time.Now()
 	}
 	if c.span != nil && (c.queued || ev.Attempt > 1) {
@@ -208,7 +193,7 @@ func (t *Telemetry) CallEnd(ctx context.Context, ev pool.CallEndEvent) {
 	}
 	if c.metrics {
 		t.endUse(ctx, c, 0)
-		t.inst.duration.RecordSet(ctx, ev.Duration.Seconds(), t.durationSet(c, code, etype))
+		t.inst.duration.Inst().Record(ctx, ev.Duration.Seconds(), t.durationOpt(c, code, etype))
 	}
 	if c.span != nil {
 		kvs := make([]attribute.KeyValue, 2, 4)
@@ -235,7 +220,7 @@ func (t *Telemetry) endUse(ctx context.Context, c *call, sinceRelease time.Durat
 	if !c.metrics || c.admitted.IsZero() {
 		return
 	}
-	t.inst.use.RecordSet(ctx, max(time.Since(c.admitted)-sinceRelease, 0).Seconds(), c.attrs.poolSet)
+	t.inst.use.Inst().Record(ctx, max(time.Since(c.admitted)-sinceRelease, 0).Seconds(), c.attrs.poolOpt)
 	c.admitted = time.Time{}
 }
 
