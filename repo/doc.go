@@ -13,15 +13,65 @@
 // # Field names are checked, values are bound
 //
 // Every field name a caller gives (filters, sort, UpdateFields keys,
-// Upsert columns) is looked up in T's GORM schema, as the exact Go field
-// name or the exact column name, before any SQL is built. Anything else
+// Upsert columns, Select, CountBy) is looked up in T's GORM schema, as
+// the exact Go field name or the exact column name, before any SQL is
+// built. Anything else
 // fails with an error wrapping [ErrUnknownField] that names it, and
 // nothing is sent. The SQL then uses the schema's column name, quoted by
 // the dialect, never the caller's string; operators come from the closed
 // set [Op]; values are always bound parameters, and values that GORM
-// would paste into the SQL text (clause expressions, sub-queries) are
-// refused. So a sort or filter field taken from a request cannot inject
+// would paste into the SQL text (clause expressions, sub-queries,
+// gorm.Valuer, column references) are refused at any depth: inside
+// slices, arrays, maps, pointers and interfaces too. Like declares its
+// escape character (LIKE ? ESCAPE '\') on every dialect; [EscapeLike]
+// makes a literal pattern. So a sort or filter field taken from a request cannot inject
 // SQL, unlike GORM's Order, Where(string) or Select.
+//
+// # Relations
+//
+// Association names and paths are checked like fields: each element is
+// looked up, by its exact Go field name, in the relationships GORM's
+// schema parse found (schema.Relationships), before any SQL is built;
+// anything else is ErrUnknownField. The SQL uses the schema's tables,
+// columns and keys, quoted by the dialect.
+//
+//   - Preload and PreloadWith load associations with the rows ("Author",
+//     "Posts.Comments"), optionally filtered, sorted and limited per parent
+//     row by a Query on the associated model.
+//   - A field path through belongs-to and has-one relations
+//     ("Author.Username") filters or sorts by a LEFT JOIN, aliased by the
+//     path. A has-one that is not unique repeats the parent row, as any
+//     JOIN does.
+//   - Has filters by existence over any relation, has-many and many2many
+//     included ("an article tagged X", "a user who favorited Y"): an EXISTS
+//     sub-query through the join table, with the associated model's soft
+//     delete applied; Not(Has(...)) is NOT EXISTS; Has("Author.Followers",
+//     ...) nests.
+//   - Repository.Links works a many2many relation by primary keys: Add,
+//     Remove, Replace, Count, Counts (per owner, one GROUP BY) and Linked
+//     ("which of these is X linked to", in one statement).
+//
+// # Groups, ranges and projections
+//
+// Or, Not and Match combine the filters of queries into groups;
+// Between is an operator; Query.Select reads some fields into T, FindAs
+// reads checked columns into another struct type; CountBy counts rows
+// per value of a field (or a belongs-to path) in one GROUP BY.
+//
+// # When to use Pool.Do instead
+//
+// repo says what a repository of one model can say safely: filters,
+// sorts and projections of its columns and of its relations' columns,
+// existence and counts. Reach for (*pool.Pool).Do with GORM itself (the
+// call is still throttled and retried) for what it cannot: aggregates
+// other than COUNT (SUM, AVG, MAX), GROUP BY over several columns or with
+// HAVING, joins that are not a belongs-to / has-one relation of the model
+// (or that should read the joined columns), UNION, window functions,
+// locking reads (SELECT ... FOR UPDATE), bulk UPDATE or DELETE by a
+// query, and database-specific SQL (full-text search, JSON operators). In
+// that code, never put a request's text into Order, Select, Where(string),
+// Joins or Raw: pass identifiers as clause.Column / clause.Table and
+// values as arguments, and check names against an allow-list.
 //
 // # Errors
 //
