@@ -7,8 +7,13 @@
 #   127.0.0.1:6433  transaction mode, max_client_conn=500, default_pool_size=10
 #
 # It is idempotent: packages are installed only when absent, PostgreSQL is
-# started only when it is not running, and the PgBouncers it started before
-# are stopped (by pidfile) and started again with a fresh config.
+# started only when it is not running, and a PgBouncer that already runs
+# from this script's directory with the same config, and answers, is left
+# alone (tests using it keep their connections). A PgBouncer this script
+# started with another config is stopped (SIGINT to the pid in its pidfile,
+# checked to be that pgbouncer) and started again. The script never stops a
+# process it did not start: a port held by anything else is an error.
+# Every decision is said on stderr.
 #
 # Run it as root on a Debian-like machine. Progress goes to stderr; stdout
 # carries only the export lines, so that
@@ -19,16 +24,18 @@
 # TOLLGATE_TEST_PGBOUNCER_TX_URL for `go test`.
 #
 # Environment: TOLLGATE_PGBOUNCER_DIR (config, logs, pidfiles; default
-# /tmp/tollgate-pgbouncer), PGVERSION_HINT is not needed: the first
-# PostgreSQL cluster found by pg_lsclusters is used.
+# /tmp/tollgate-pgbouncer), TOLLGATE_PGBOUNCER_SESSION_PORT (default 6432),
+# TOLLGATE_PGBOUNCER_TX_PORT (default 6433), TOLLGATE_PG_PORT (the running
+# or started cluster's port; default 5432). The first PostgreSQL cluster
+# found by pg_lsclusters is used.
 set -euo pipefail
 
 DIR="${TOLLGATE_PGBOUNCER_DIR:-/tmp/tollgate-pgbouncer}"
 PG_HOST=127.0.0.1
-PG_PORT=5432
+PG_PORT="${TOLLGATE_PG_PORT:-5432}"
 DB=test
-SESSION_PORT=6432
-TX_PORT=6433
+SESSION_PORT="${TOLLGATE_PGBOUNCER_SESSION_PORT:-6432}"
+TX_PORT="${TOLLGATE_PGBOUNCER_TX_PORT:-6433}"
 WAIT_SECONDS=30
 
 log() { printf 'services: %s\n' "$*" >&2; }
@@ -68,11 +75,13 @@ if ((${#need[@]})); then
 fi
 PGBOUNCER=$(command -v pgbouncer || echo /usr/sbin/pgbouncer)
 [[ -x $PGBOUNCER ]] || die "pgbouncer not found after install"
-# Where the package's own service runs (its default config also listens on
-# 6432), stop it: the ports below are the tests'.
-if pgrep -f /etc/pgbouncer/pgbouncer.ini >/dev/null 2>&1; then
-	log "stopping the distribution's pgbouncer service"
-	service pgbouncer stop >&2 2>&1 || pkill -f /etc/pgbouncer/pgbouncer.ini || true
+# The package's own service listens on 6432 with its default config. Stop
+# it through its init script when it runs and that port is ours to use;
+# never by pattern (pkill -f could hit anyone's process).
+if [[ $SESSION_PORT == 6432 || $TX_PORT == 6432 ]] && [[ -f /var/run/postgresql/pgbouncer.pid ]] &&
+	kill -0 "$(cat /var/run/postgresql/pgbouncer.pid 2>/dev/null)" 2>/dev/null; then
+	log "stopping the distribution's pgbouncer service (it listens on 6432)"
+	service pgbouncer stop >&2 2>&1 || log "could not stop the distribution's pgbouncer service: port 6432 may stay taken"
 fi
 
 # --- PostgreSQL -----------------------------------------------------------
@@ -100,12 +109,22 @@ mkdir -p "$DIR"
 chown postgres: "$DIR"
 chmod 0700 "$DIR"
 
-stop_bouncer() {
+# our_pid NAME prints the pid of the pgbouncer this script started as NAME,
+# when it still runs: the pid in its pidfile, checked to be a pgbouncer
+# running our config file (a pid can be reused by another process).
+our_pid() {
 	local name=$1 pidfile="$DIR/$1.pid" pid
-	[[ -f $pidfile ]] || return 0
+	[[ -f $pidfile ]] || return 1
 	pid=$(cat "$pidfile" 2>/dev/null || true)
-	if [[ -n $pid ]] && kill -0 "$pid" 2>/dev/null; then
-		log "stopping pgbouncer $name (pid $pid)"
+	[[ $pid =~ ^[0-9]+$ ]] && kill -0 "$pid" 2>/dev/null || return 1
+	tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "pgbouncer -d $DIR/$name.ini" || return 1
+	echo "$pid"
+}
+
+stop_bouncer() {
+	local name=$1 pid
+	if pid=$(our_pid "$name"); then
+		log "stopping pgbouncer $name (pid $pid), which this script started"
 		kill -INT "$pid" 2>/dev/null || true # SIGINT: immediate shutdown
 		local deadline=$((SECONDS + 10))
 		while kill -0 "$pid" 2>/dev/null; do
@@ -115,8 +134,10 @@ stop_bouncer() {
 			fi
 			sleep 0.1
 		done
+	elif [[ -f $DIR/$name.pid ]]; then
+		log "pgbouncer $name: stale pidfile (its process is gone or is not ours): removed"
 	fi
-	rm -f "$pidfile"
+	rm -f "$DIR/$name.pid"
 }
 
 port_free() { ! ss -Hltn "sport = :$1" 2>/dev/null | grep -q .; }
@@ -129,7 +150,7 @@ write_config() {
 	if "$PGBOUNCER" --version 2>/dev/null | awk 'NR==1 { split($2, v, "."); exit !(v[1] > 1 || v[2] >= 21) }'; then
 		extra="max_prepared_statements = 0"
 	fi
-	cat >"$DIR/$name.ini" <<EOF
+	cat >"$DIR/$name.ini.new" <<EOF
 ; written by tollgate scripts/services.sh; rewritten on every run
 [databases]
 $DB = host=$PG_HOST port=$PG_PORT dbname=$DB
@@ -154,31 +175,47 @@ ignore_startup_parameters = extra_float_digits,search_path,statement_timeout
 logfile = $DIR/$name.log
 pidfile = $DIR/$name.pid
 EOF
-	chown postgres: "$DIR/$name.ini"
+	chown postgres: "$DIR/$name.ini.new"
 }
 
-printf '"postgres" ""\n' >"$DIR/userlist.txt"
+[[ $(cat "$DIR/userlist.txt" 2>/dev/null) == '"postgres" ""' ]] || printf '"postgres" ""\n' >"$DIR/userlist.txt"
 chown postgres: "$DIR/userlist.txt"
 chmod 0600 "$DIR/userlist.txt"
 
-start_bouncer() {
-	local name=$1 port=$2
+answers() { psql -X -h 127.0.0.1 -p "$1" -U postgres -d "$DB" -tAc 'select 1' >/dev/null 2>&1; }
+
+# ensure_bouncer NAME PORT leaves a running pgbouncer NAME alone when its
+# config is unchanged and it answers on PORT; otherwise (re)starts it.
+ensure_bouncer() {
+	local name=$1 port=$2 pid
+	if pid=$(our_pid "$name"); then
+		if cmp -s "$DIR/$name.ini" "$DIR/$name.ini.new" && answers "$port"; then
+			rm -f "$DIR/$name.ini.new"
+			log "pgbouncer $name on 127.0.0.1:$port already runs with the same config (pid $pid): left alone"
+			return 0
+		fi
+		if cmp -s "$DIR/$name.ini" "$DIR/$name.ini.new"; then
+			log "pgbouncer $name (pid $pid) does not answer on 127.0.0.1:$port: restarting it"
+		else
+			log "pgbouncer $name (pid $pid) runs an older config: restarting it"
+		fi
+	fi
 	stop_bouncer "$name"
-	port_free "$port" || die "port $port is in use by another process: $(ss -Hltnp "sport = :$port" | head -n1)"
+	mv "$DIR/$name.ini.new" "$DIR/$name.ini"
+	port_free "$port" || die "port $port is in use by a process this script did not start (left alone): $(ss -Hltnp "sport = :$port" | head -n1)"
 	: >"$DIR/$name.log"
 	chown postgres: "$DIR/$name.log"
 	log "starting pgbouncer $name on 127.0.0.1:$port"
 	as_postgres "'$PGBOUNCER' -d '$DIR/$name.ini'" >&2 ||
 		die "pgbouncer $name failed to start; log: $DIR/$name.log: $(tail -n 5 "$DIR/$name.log" 2>/dev/null)"
-	wait_for "pgbouncer $name on :$port" \
-		psql -X -h 127.0.0.1 -p "$port" -U postgres -d "$DB" -tAc 'select 1' ||
+	wait_for "pgbouncer $name on :$port" answers "$port" ||
 		die "pgbouncer $name did not answer on 127.0.0.1:$port within ${WAIT_SECONDS}s; log: $DIR/$name.log: $(tail -n 5 "$DIR/$name.log" 2>/dev/null)"
 }
 
 write_config session "$SESSION_PORT" session 15 15
 write_config tx "$TX_PORT" transaction 500 10
-start_bouncer session "$SESSION_PORT"
-start_bouncer tx "$TX_PORT"
+ensure_bouncer session "$SESSION_PORT"
+ensure_bouncer tx "$TX_PORT"
 
 echo "export TOLLGATE_TEST_DATABASE_URL=postgres://postgres@$PG_HOST:$PG_PORT/$DB?sslmode=disable"
 echo "export TOLLGATE_TEST_PGBOUNCER_SESSION_URL=postgres://postgres@127.0.0.1:$SESSION_PORT/$DB?sslmode=disable"

@@ -8,8 +8,12 @@ import (
 	"crypto/rand"
 	"database/sql"
 	"encoding/hex"
+	"fmt"
 	"net/url"
 	"os"
+	"path/filepath"
+	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -49,8 +53,32 @@ func lookup(t testing.TB, env string) string {
 	if os.Getenv("CI") == "true" {
 		t.Fatal("CI=true and " + msg)
 	}
+	announceSkip(env, t.Name())
 	t.Skip(msg)
 	return ""
+}
+
+var announced sync.Map // env -> struct{}: said once per package (test binary)
+
+// announceSkip says once per package and variable that integration tests
+// are skipped, and which variable enables them. go test shows a passing
+// package's output only with -v, where every SKIP line shows too, so the
+// line goes to stderr under -v and else to the terminal, when there is one.
+func announceSkip(env, first string) {
+	if _, done := announced.LoadOrStore(env, struct{}{}); done {
+		return
+	}
+	pkg := strings.TrimSuffix(filepath.Base(os.Args[0]), ".test")
+	line := fmt.Sprintf("testdb: %s: skipping the integration tests that need %s (first: %s); set it to run them, e.g. eval \"$(scripts/services.sh)\"\n",
+		pkg, env, first)
+	if testing.Verbose() {
+		fmt.Fprint(os.Stderr, line)
+		return
+	}
+	if tty, err := os.OpenFile("/dev/tty", os.O_WRONLY, 0); err == nil {
+		fmt.Fprint(tty, line)
+		tty.Close()
+	}
 }
 
 // Postgres is the URL of the real PostgreSQL server. The test holds a
