@@ -51,6 +51,9 @@ type child struct {
 // others in the fleet.
 func childArgs(c *config, mode, runID string, n int, start time.Duration) []string {
 	args := append([]string{}, os.Args[1:]...)
+	if c.Busy > 0 && n >= c.Busy {
+		args = append(args, "-users", strconv.Itoa(c.IdleUsers))
+	}
 	expect := c.Instances
 	if start > 0 {
 		expect = 0
@@ -324,6 +327,7 @@ func childMain(ctx context.Context, c *config, stdin io.Reader, stdout io.Writer
 	<-sampled
 	raw.Instance, raw.StartOffset = c.Instance, c.StartOffset
 	raw.LimitTimeline, raw.ShareTimeline, raw.ExhTimeline = series.LimitTimeline, series.ShareTimeline, series.ExhTimeline
+	raw.FleetBudget, raw.FleetReserve = series.FleetBudget, series.FleetReserve
 	fmt.Fprintln(stdout, lineDone)
 	if err := wait(lineVerify); err != nil {
 		return err

@@ -26,6 +26,8 @@ type fleetOpts struct {
 	KillAfter    time.Duration
 	Kill         int
 	FairFrom     time.Duration // start of the window Jain's indexes are taken over; 0 = 5 s after the last event
+	Busy         int           // with IdleUsers: only the first Busy instances run -users users
+	IdleUsers    int
 
 	// Set by the parent for its children.
 	FleetExpect int           // instances a child waits to see in the table before it says ready
@@ -33,7 +35,9 @@ type fleetOpts struct {
 }
 
 func (f *fleetOpts) register(fs *flag.FlagSet) {
-	fs.IntVar(&f.FleetBudget, "fleet-budget", 0, "the -instances children join one fleet (package fleet) sharing this many connections (0 = no fleet)")
+	fs.IntVar(&f.FleetBudget, "fleet-budget", 0, "the -instances children join one fleet (package fleet) sharing this many connections (0 = no fleet, -1 = the budget the server allows, directly on PostgreSQL)")
+	fs.IntVar(&f.Busy, "busy", 0, "skewed demand: only the first -busy instances run -users users, the others -idle-users (0 = all run -users)")
+	fs.IntVar(&f.IdleUsers, "idle-users", 1, "with -busy: users of each other instance")
 	fs.IntVar(&f.FleetReserve, "fleet-reserve", 0, "fleet Reserve (0 = the package default: 1, or 5 % of the budget)")
 	fs.DurationVar(&f.FleetPeriod, "fleet-period", 0, "fleet heartbeat Period (0 = the package default, 1s)")
 	fs.StringVar(&f.FleetTable, "fleet-table", "", "fleet table (default: the package's tollgate_fleet)")
@@ -49,13 +53,13 @@ func (f *fleetOpts) register(fs *flag.FlagSet) {
 func (f *fleetOpts) validate(c *config) error {
 	var errs []error
 	bad := func(format string, a ...any) { errs = append(errs, fmt.Errorf(format, a...)) }
-	if f.FleetBudget < 0 || f.FleetReserve < 0 || f.FleetPeriod < 0 || f.Join < 0 || f.Kill < 0 || f.JoinAfter < 0 || f.KillAfter < 0 || f.FairFrom < 0 {
+	if f.FleetBudget < -1 || f.Busy < 0 || f.IdleUsers < 1 || f.FleetReserve < 0 || f.FleetPeriod < 0 || f.Join < 0 || f.Kill < 0 || f.JoinAfter < 0 || f.KillAfter < 0 || f.FairFrom < 0 {
 		bad("the fleet, -join and -kill settings must not be negative")
 	}
-	if f.FleetBudget > 0 && !c.postgres() {
+	if f.FleetBudget != 0 && !c.postgres() {
 		bad("-fleet-budget needs a PostgreSQL database URL: the fleet coordinates through a table there")
 	}
-	if f.FleetBudget > 0 && c.Mode != modeTollgate {
+	if f.FleetBudget != 0 && c.Mode != modeTollgate {
 		bad("-fleet-budget needs -mode tollgate (the baseline has no executor to bound)")
 	}
 	if (f.Join > 0 || f.Kill > 0) && c.Instances < 2 && !c.Child {
@@ -106,12 +110,13 @@ func joinFleet(ctx context.Context, c *config, t *target) (*fleet.Member, error)
 	if c.FleetBudget == 0 || t.pool == nil {
 		return nil, nil
 	}
+	budget := max(c.FleetBudget, 0) // -1: read from the server
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	if c.Verbose {
 		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
 	m, err := fleet.Join(ctx, t.pool, fleet.Config{
-		Name: "lt_" + c.RunID, ID: fmt.Sprintf("i%02d", c.Instance), Budget: c.FleetBudget, Reserve: c.FleetReserve,
+		Name: "lt_" + c.RunID, ID: fmt.Sprintf("i%02d", c.Instance), Budget: budget, Reserve: c.FleetReserve,
 		Period: c.FleetPeriod, Table: c.FleetTable, Logger: log,
 	})
 	if err != nil {
@@ -148,7 +153,9 @@ func sampleInstance(t *target, m *fleet.Member, r *rawResult, stop <-chan struct
 		r.LimitTimeline = append(r.LimitTimeline, e.Limit)
 		r.ExhTimeline = append(r.ExhTimeline, e.Exhaustions)
 		if m != nil {
-			r.ShareTimeline = append(r.ShareTimeline, m.Stats().Share)
+			st := m.Stats()
+			r.ShareTimeline = append(r.ShareTimeline, st.Share)
+			r.FleetBudget, r.FleetReserve = st.Budget, st.Reserve
 		}
 		select {
 		case <-stop:

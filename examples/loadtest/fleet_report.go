@@ -73,12 +73,26 @@ func fleetReport(c *config, r *rawResult) *fleetSummary {
 	if c.FleetBudget == 0 || len(r.perInstance) == 0 {
 		return nil
 	}
-	reserve := c.FleetReserve
-	if reserve == 0 {
-		reserve = max(1, (c.FleetBudget+19)/20)
+	budget, reserve := c.FleetBudget, c.FleetReserve
+	for _, in := range r.perInstance {
+		if in.res != nil && in.res.FleetBudget > 0 { // as the members settled them (-1: from the server)
+			budget, reserve = in.res.FleetBudget, in.res.FleetReserve
+			break
+		}
 	}
-	f := &fleetSummary{Budget: c.FleetBudget, Reserve: reserve, Capacity: c.FleetBudget - reserve,
+	if reserve == 0 {
+		reserve = max(1, (budget+19)/20) // fleet's default
+	}
+	f := &fleetSummary{Budget: budget, Reserve: reserve, Capacity: budget - reserve,
 		ConnSamples: r.ConnSamples, ConnOver: r.ConnOver, MaxServerConns: r.MaxServerConns, ReclaimS: -1}
+	if c.FleetBudget < 0 { // the observer did not know the budget: count the 250 ms buckets above it
+		f.ConnOver = 0
+		for _, v := range r.ConnTimeline {
+			if v > budget {
+				f.ConnOver++
+			}
+		}
+	}
 	n := bucketOf(c.Duration) + 1
 	from := c.fleetOpts.fairFrom(c.Duration)
 	wFrom, wTo := bucketOf(from), bucketOf(c.Duration)
@@ -108,8 +122,14 @@ func fleetReport(c *config, r *rawResult) *fleetSummary {
 			s.Ops = res.Ops
 			s.P99MS = ms(res.Latency.Quantile(0.99))
 			for i, e := range res.ExhTimeline {
-				if i > 0 && (off+i)*int(bucketWidth) > int(2*time.Second) {
-					f.ExhaustionsLate += e - res.ExhTimeline[i-1]
+				prev := int64(0) // a late joiner's first sample holds those of its start
+				if i > 0 {
+					prev = res.ExhTimeline[i-1]
+				} else if in.start < 2*time.Second {
+					continue
+				}
+				if time.Duration(off+i)*bucketWidth > 2*time.Second {
+					f.ExhaustionsLate += e - prev
 				}
 			}
 			full := off <= wFrom

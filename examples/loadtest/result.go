@@ -52,6 +52,8 @@ type rawResult struct {
 	LimitTimeline []int         `json:"limit_timeline,omitempty"`
 	ShareTimeline []int         `json:"share_timeline,omitempty"`
 	ExhTimeline   []int64       `json:"exhaustions_timeline,omitempty"` // cumulative
+	FleetBudget   int           `json:"fleet_budget,omitempty"`         // as the member settled it
+	FleetReserve  int           `json:"fleet_reserve,omitempty"`
 	perInstance   []instanceRun // the parent's: each child's result, killed ones included
 	ConnTimeline  []int         `json:"conn_timeline,omitempty"` // the parent's: most server connections per bucket
 	ConnSamples   int           `json:"conn_samples,omitempty"`
