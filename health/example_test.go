@@ -45,3 +45,28 @@ func ExampleChecker_Handler() {
 	// 401 {"error":"missing or wrong bearer token"}
 	// 405 GET, HEAD, POST
 }
+
+// busySource is a pool with every slot busy and calls queued.
+type busySource struct{ exampleSource }
+
+func (busySource) Stats() pool.Stats {
+	s := exampleSource{}.Stats()
+	s.Executor.InFlight, s.Executor.QueueLength = 3, 7
+	return s
+}
+
+// The report names the seed's thresholds a pool crosses; the status is
+// what it would be without them.
+func ExampleReport_warnings() {
+	hc := health.New(busySource{}, health.Config{})
+	defer hc.Close()
+	r := hc.Check(context.Background())
+	fmt.Println(r.Status)
+	for _, w := range r.Warnings {
+		fmt.Printf("%s: %g over %g\n", w.Code, w.Value, w.Threshold)
+	}
+	// Output:
+	// degraded
+	// executor_utilization_high: 100 over 80
+	// queue_length_high: 7 over 2
+}
