@@ -324,7 +324,7 @@ func (e *Executor) woken(p *pending) {
 	switch err := w.err; {
 	case err == nil: // granted: w stays with p until release recycles it
 		p.wait = w.granted.Sub(p.now)
-		e.waits.observe(p.wait)
+		e.waits.observeAt(p.wait, w.granted)
 	case err == ErrQueueTimeout:
 		p.w, p.err, p.wait = nil, err, e.cfg.QueueTimeout
 		e.recycle(w)

@@ -33,9 +33,11 @@ type opCtx struct {
 
 	mu         sync.Mutex // guards the fields below
 	err        error
-	done       chan struct{} // made on the first Done; closed when err is set
-	stopParent func() bool   // the parent watch, once Done registered it
-	fns        []*afterFn    // AfterFunc callbacks not yet run or stopped
+	done       chan struct{}      // made on the first Done; closed when err is set
+	stopParent func() bool        // the parent watch, once Done registered it
+	fns        [inlineFns]afterFn // AfterFunc callbacks not yet run or stopped (f != nil)
+	moreFns    []afterFn          // beyond inlineFns; rare
+	nextID     uint32
 
 	att attempt // what of this attempt reached the server (attempt.go)
 }
@@ -97,20 +99,30 @@ func (c *opCtx) Value(key any) any {
 	return c.parent.Value(key)
 }
 
+// inlineFns is how many AfterFunc registrations an opCtx holds without
+// allocating: a query through database/sql and pgx makes two (pgx's
+// context watcher, database/sql's Rows).
+const inlineFns = 2
+
 // afterFn is one AfterFunc registration.
 type afterFn struct {
-	c *opCtx
-	f func()
+	id uint32
+	f  func()
 }
 
-// stop is the registration's stop function, as context.AfterFunc's.
-func (a *afterFn) stop() bool {
-	c := a.c
+// removeFn is the stop function of registration id, as context.AfterFunc's.
+func (c *opCtx) removeFn(id uint32) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	for i, x := range c.fns {
-		if x == a {
-			c.fns = append(c.fns[:i], c.fns[i+1:]...)
+	for i := range c.fns {
+		if c.fns[i].f != nil && c.fns[i].id == id {
+			c.fns[i] = afterFn{}
+			return true
+		}
+	}
+	for i, x := range c.moreFns {
+		if x.id == id {
+			c.moreFns = append(c.moreFns[:i], c.moreFns[i+1:]...)
 			return true
 		}
 	}
@@ -119,17 +131,29 @@ func (a *afterFn) stop() bool {
 
 // AfterFunc makes opCtx an afterFuncer for the context package: f runs in
 // its own goroutine once the context is done, as context.AfterFunc says.
+// A registration costs one allocation, its stop function.
 func (c *opCtx) AfterFunc(f func()) func() bool {
-	a := &afterFn{c: c, f: f}
 	c.mu.Lock()
 	if c.err != nil {
 		c.mu.Unlock()
 		go f()
 		return func() bool { return false }
 	}
-	c.fns = append(c.fns, a)
+	c.nextID++
+	id := c.nextID
+	placed := false
+	for i := range c.fns {
+		if c.fns[i].f == nil {
+			c.fns[i] = afterFn{id: id, f: f}
+			placed = true
+			break
+		}
+	}
+	if !placed {
+		c.moreFns = append(c.moreFns, afterFn{id: id, f: f})
+	}
 	c.mu.Unlock()
-	return a.stop
+	return func() bool { return c.removeFn(id) }
 }
 
 // cancel ends the context with err, once.
@@ -143,13 +167,18 @@ func (c *opCtx) cancel(err error) {
 	if c.done != nil {
 		close(c.done)
 	}
-	fns, stop := c.fns, c.stopParent
-	c.fns, c.stopParent = nil, nil
+	fns, more, stop := c.fns, c.moreFns, c.stopParent
+	c.fns, c.moreFns, c.stopParent = [inlineFns]afterFn{}, nil, nil
 	c.mu.Unlock()
 	if stop != nil {
 		stop()
 	}
 	for _, a := range fns {
+		if a.f != nil {
+			go a.f()
+		}
+	}
+	for _, a := range more {
 		go a.f()
 	}
 }

@@ -179,3 +179,41 @@ func TestOpCtxEndBeforeDone(t *testing.T) {
 		t.Fatal("Done is open after end")
 	}
 }
+
+// More AfterFunc registrations than fit inline, stopped out of order: the
+// live ones run once at the end, the stopped ones never.
+func TestOpCtxManyAfterFuncs(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		c := listedOp(context.Background(), time.Hour)
+		var ran [5]atomicBool
+		stops := make([]func() bool, 5)
+		for i := range stops {
+			stops[i] = c.AfterFunc(func() { ran[i].set() })
+		}
+		if !stops[1]() || !stops[3]() || stops[3]() {
+			t.Fatal("stop must report true once, then false")
+		}
+		c.end()
+		synctest.Wait()
+		for i := range ran {
+			if want := i != 1 && i != 3; ran[i].get() != want {
+				t.Fatalf("callback %d ran = %v, want %v", i, ran[i].get(), want)
+			}
+		}
+		if stops[0]() {
+			t.Fatal("stop after the end must report false")
+		}
+	})
+}
+
+type atomicBool struct {
+	mu sync.Mutex
+	v  bool
+}
+
+func (b *atomicBool) set() { b.mu.Lock(); b.v = true; b.mu.Unlock() }
+func (b *atomicBool) get() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.v
+}

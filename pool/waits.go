@@ -39,11 +39,18 @@ type waitHistogram struct {
 	since  atomic.Int64 // unix nanoseconds when cur started
 }
 
-func (h *waitHistogram) observe(d time.Duration) {
+func (h *waitHistogram) observe(d time.Duration) { h.observeAt(d, time.Time{}) }
+
+// observeAt is observe for a wait that ended at now, when the caller has
+// read the clock already; a zero now reads it when it is needed.
+func (h *waitHistogram) observeAt(d time.Duration, now time.Time) {
 	i := 0
 	if us := d.Microseconds(); us > 0 {
 		i = min(bits.Len64(uint64(us)), WaitBuckets-1)
-		h.rotate(time.Now())
+		if now.IsZero() {
+			now = time.Now()
+		}
+		h.rotate(now)
 		h.sum.Add(int64(d))
 		for {
 			m := h.max.Load()
