@@ -13,8 +13,9 @@
 //  3. runs under OpTimeout unless ctx ends sooner;
 //  4. is retried, with exponential backoff and jitter through retry-go and
 //     with its slot released while backing off, only when that is safe:
-//     nothing reached the server, the server refused the connection for lack
-//     of slots, or the call was marked [Idempotent] and the connection was
+//     the attempt failed connecting (refused, timed out, or no slot left)
+//     or before anything was written, and no statement of that attempt had
+//     been sent; or the call was marked [Idempotent] and the connection was
 //     lost. A retry budget stops retry storms. A write whose outcome is
 //     unknown is never retried.
 //

@@ -180,7 +180,7 @@ func driverConfig(u URLSettings, cfg Config) *pgx.ConnConfig {
 func (p *Pool) Do(ctx context.Context, fn func(ctx context.Context, db *gorm.DB) error, opts ...CallOption) error {
 	if tx := p.txFrom(ctx); tx != nil {
 		err := fn(ctx, tx.WithContext(p.stmtCtx(ctx)))
-		if err != nil {
+		if err != nil && ctx.Err() == nil { // once ctx ended, the Transaction's end says what it was
 			p.noteErr(classifyAnswer(err), err)
 		}
 		return explain(err) // counted by the Transaction's endCall
