@@ -394,7 +394,7 @@ func (e *Executor) release(c Class, err error, op *opCtx, w *waiter) {
 	}
 	var ch limitChange
 	switch c {
-	case OK:
+	case OK, Application: // an error of the caller's own: the database did its part
 		e.processed.Add(1)
 		e.budget.success()
 		ch = e.lim.successLocked(e.inFlight + 1)
@@ -402,7 +402,6 @@ func (e *Executor) release(c Class, err error, op *opCtx, w *waiter) {
 		e.failed.Add(1)
 		e.exhaustions.Add(1)
 		ch = e.lim.exhaustedLocked(e.inFlight + 1)
-	case Application: // the caller's own error: no failure of the executor's
 	default:
 		e.failed.Add(1)
 	}
@@ -531,7 +530,7 @@ type ExecutorStats struct {
 	MaxQueue      int  // the queue's bound
 	Closed        bool // Close was called
 
-	Processed      int64 // attempts that succeeded
+	Processed      int64 // attempts that succeeded (or failed with the application's own error)
 	Failed         int64 // attempts that failed
 	Retried        int64 // retries made
 	Rejected       int64 // calls refused with ErrQueueFull
