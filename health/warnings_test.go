@@ -62,6 +62,12 @@ func TestWarningThresholds(t *testing.T) {
 		{"limit below ceiling", health.Config{}, func(s *pool.Stats) {
 			s.Executor.Limit, s.Executor.Exhaustions = 1, 4
 		}, []string{health.WarnLimitReduced}},
+		{"limit at a lowered ceiling", health.Config{}, func(s *pool.Stats) {
+			s.Executor.Limit, s.Executor.Ceiling = 2, 2 // the fleet's share
+		}, []string{}},
+		{"limit below a lowered ceiling", health.Config{}, func(s *pool.Stats) {
+			s.Executor.Limit, s.Executor.Ceiling = 1, 2
+		}, []string{health.WarnLimitReduced}},
 		{"saturated", health.Config{}, func(s *pool.Stats) {
 			s.DB, s.Utilization = sqlStats(5, 3, 0), 60
 			s.Executor.InFlight, s.Executor.QueueLength = 3, 40
