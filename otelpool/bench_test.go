@@ -85,7 +85,10 @@ func BenchmarkCall(b *testing.B) {
 func TestUnsetProviderAllocatesNothing(t *testing.T) {
 	tcs := tracers(t)
 	allocs := map[string]float64{}
-	for _, tc := range tcs[:2] {
+	for _, tc := range tcs {
+		if tc.name != "none" && tc.name != "unset" {
+			continue
+		}
 		e, err := pool.NewExecutor(pool.ExecutorConfig{MaxConcurrent: 4, Tracer: tc.tr})
 		if err != nil {
 			t.Fatal(err)
@@ -94,7 +97,7 @@ func TestUnsetProviderAllocatesNothing(t *testing.T) {
 		op := pool.Operation("SELECT", "users")
 		allocs[tc.name] = testing.AllocsPerRun(1000, func() { e.Run(ctx, noop, op) })
 	}
-	if allocs["unset"] != allocs["none"] {
+	if len(allocs) != 2 || allocs["unset"] != allocs["none"] {
 		t.Errorf("a call allocates %v times with an unconfigured Telemetry, %v without one", allocs["unset"], allocs["none"])
 	}
 }
