@@ -43,6 +43,15 @@
 // before it heartbeats again, closing its idle connections above it; it
 // then rejoins like a new instance.
 //
+// Measured (4 instances × 20 users through a session PgBouncer with 15
+// client slots, Budget 15, one instance SIGSTOPped for 6 s while holding 4
+// connections): after the TTL the other three rose from 3–4 to 4–5
+// connections each; with the frozen instance's connections still open the 15
+// client slots of the pooler were all taken for about 4 s, 4 connects were refused
+// (exhausted, retried by the executor: 0 errors), and the frozen
+// instance's own callers waited up to 6.1 s. On SIGCONT it fell back to 1
+// at once and was back at its fair share within two periods.
+//
 // The damage is bounded by what the frozen instances hold, and only a
 // timeout enforced by the server side can close a frozen client's
 // connections: PostgreSQL's idle_session_timeout (PostgreSQL 14+, for
