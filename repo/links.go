@@ -34,6 +34,8 @@ type Links struct {
 	target *model
 	table  string // the join table
 	oc, tc string // its owner and target key columns
+
+	read, add, remove, replace []pool.CallOption // Idempotent, named for telemetry
 }
 
 // Links returns the many2many relation of T named relation (its Go field
@@ -76,6 +78,10 @@ func (r *Repository[T]) Links(relation string) *Links {
 	if len(rel.References) != 2 || l.oc == "" || l.tc == "" {
 		l.err = fmt.Errorf("%w: %s: the join table must have one key column per side", ErrInvalidModel, l.name)
 	}
+	op := func(name string) []pool.CallOption {
+		return []pool.CallOption{pool.Idempotent(), pool.Operation(name, l.table)}
+	}
+	l.read, l.add, l.remove, l.replace = op("SELECT"), op("INSERT"), op("DELETE"), op("UPDATE")
 	return l
 }
 
@@ -122,8 +128,6 @@ func (l *Links) keys(owner any, targets []any) (any, []any, error) {
 	return o, ts, nil
 }
 
-var writeIdem = []pool.CallOption{pool.Idempotent()}
-
 // insert links o to ts, keeping existing links.
 func (l *Links) insert(db *gorm.DB, o any, ts []any) error {
 	vars := make([]any, 0, 3+2*len(ts))
@@ -147,7 +151,7 @@ func (l *Links) Add(ctx context.Context, owner any, targets ...any) error {
 	ts = dedupe(ts)
 	return l.fail("add links", owner, l.r.Do(ctx, func(ctx context.Context, db *gorm.DB) error {
 		return l.insert(db, o, ts)
-	}, writeIdem...))
+	}, l.add...))
 }
 
 // Remove unlinks owner from each of targets in one statement; a target
@@ -160,7 +164,7 @@ func (l *Links) Remove(ctx context.Context, owner any, targets ...any) error {
 	return l.fail("remove links", owner, l.r.Do(ctx, func(ctx context.Context, db *gorm.DB) error {
 		return db.Exec("DELETE FROM ? WHERE ? = ? AND ? IN ?",
 			clause.Table{Name: l.table}, clause.Column{Name: l.oc}, o, clause.Column{Name: l.tc}, ts).Error
-	}, writeIdem...))
+	}, l.remove...))
 }
 
 // Replace makes targets owner's exact set of links: the others are
@@ -185,7 +189,7 @@ func (l *Links) Replace(ctx context.Context, owner any, targets ...any) error {
 			}
 			return l.insert(tx, o, ts)
 		})
-	}, writeIdem...))
+	}, l.replace...))
 }
 
 // Count is the number of owner's links.
@@ -197,7 +201,7 @@ func (l *Links) Count(ctx context.Context, owner any) (int64, error) {
 	var n int64
 	err = l.r.Do(ctx, func(ctx context.Context, db *gorm.DB) error {
 		return db.Raw("SELECT COUNT(*) FROM ? WHERE ? = ?", clause.Table{Name: l.table}, clause.Column{Name: l.oc}, o).Scan(&n).Error
-	}, readOpts...)
+	}, l.read...)
 	return n, l.fail("count links", owner, err)
 }
 
@@ -238,7 +242,7 @@ func (l *Links) Counts(ctx context.Context, owners ...any) ([]int64, error) {
 			got[k.Elem().Interface()] = n
 		}
 		return rows.Err()
-	}, readOpts...)
+	}, l.read...)
 	if err != nil {
 		return nil, l.fail("count links", owners, err)
 	}
@@ -277,7 +281,7 @@ func (l *Links) Linked(ctx context.Context, owner any, targets ...any) ([]bool, 
 			got[k.Elem().Interface()] = true
 		}
 		return rows.Err()
-	}, readOpts...)
+	}, l.read...)
 	if err != nil {
 		return nil, l.fail("linked", owner, err)
 	}

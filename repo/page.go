@@ -294,7 +294,7 @@ func (r *Repository[T]) fetch(ctx context.Context, p plan, size, offset int, aft
 			s.AddClause(clause.Limit{Limit: &limit, Offset: offset})
 		}).Find(ctx)
 		return err
-	}, readOpts...)
+	}, r.ops.read...)
 	if err != nil {
 		return nil, false, err
 	}

@@ -36,7 +36,7 @@ func FindAs[P, T any](ctx context.Context, r *Repository[T], q Query) ([]P, erro
 		rq.scope(withOrder | withLimit)(tx.Statement)
 		tx.Statement.AddClause(clause.Select{Columns: cols})
 		return tx.Find(&out).Error
-	}, readOpts...)
+	}, r.ops.read...)
 	return out, r.fail("find as", err)
 }
 
@@ -124,7 +124,7 @@ func CountBy[K comparable, T any](ctx context.Context, r *Repository[T], field s
 			out[k] += n
 		}
 		return rows.Err()
-	}, readOpts...)
+	}, r.ops.read...)
 	if err != nil {
 		return nil, r.fail("count by", err)
 	}

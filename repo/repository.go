@@ -26,14 +26,28 @@ type Repository[T any] struct {
 	r     Runner
 	m     *model
 	namer schema.Namer
+	ops   callOpts
 }
 
 // DefaultBatchSize is the batch size of CreateBatch, Upsert and Each when
 // none is given.
 const DefaultBatchSize = 500
 
-// readOpts marks reads as safe to retry after a lost connection.
-var readOpts = []pool.CallOption{pool.Idempotent()}
+// callOpts are the options of a repository's calls: reads are marked
+// safe to retry after a lost connection, and every call is named for
+// telemetry (pool.Operation) by its statement and table.
+type callOpts struct {
+	read, insert, update, delete []pool.CallOption
+}
+
+func newCallOpts(table string) callOpts {
+	return callOpts{
+		read:   []pool.CallOption{pool.Idempotent(), pool.Operation("SELECT", table)},
+		insert: []pool.CallOption{pool.Operation("INSERT", table)},
+		update: []pool.CallOption{pool.Operation("UPDATE", table)},
+		delete: []pool.CallOption{pool.Operation("DELETE", table)},
+	}
+}
 
 // New returns the repository of T over r. T's schema is parsed once per
 // naming strategy (GORM's default, or the strategy of r.Gorm() when r has
@@ -54,7 +68,9 @@ func New[T any](r Runner) *Repository[T] {
 	if namer == nil {
 		namer = schema.NamingStrategy{IdentifierMaxLength: 64} // gorm.Open's default
 	}
-	return &Repository[T]{r: r, m: parseModel[T](namer), namer: namer}
+	rep := &Repository[T]{r: r, m: parseModel[T](namer), namer: namer}
+	rep.ops = newCallOpts(rep.Table())
+	return rep
 }
 
 // Err reports why the repository cannot work (ErrInvalidModel), or nil.
@@ -105,7 +121,7 @@ func (r *Repository[T]) Get(ctx context.Context, id any) (T, error) {
 	err = r.r.Do(ctx, func(ctx context.Context, db *gorm.DB) (err error) {
 		out, err = gorm.G[T](db).Where(clause.Eq{Column: r.m.pkC, Value: v}).Take(ctx)
 		return err
-	}, readOpts...)
+	}, r.ops.read...)
 	return out, r.failID("get", id, err)
 }
 
@@ -120,7 +136,7 @@ func (r *Repository[T]) First(ctx context.Context, q Query) (T, error) {
 	err = r.r.Do(ctx, func(ctx context.Context, db *gorm.DB) (err error) {
 		out, err = gorm.G[T](db).Scopes(rq.scope(withOrder | withLimit | withRead)).First(ctx)
 		return err
-	}, readOpts...)
+	}, r.ops.read...)
 	return out, r.fail("first", err)
 }
 
@@ -136,7 +152,7 @@ func (r *Repository[T]) Find(ctx context.Context, q Query) ([]T, error) {
 	err = r.r.Do(ctx, func(ctx context.Context, db *gorm.DB) (err error) {
 		out, err = gorm.G[T](db).Scopes(rq.scope(withOrder | withLimit | withRead)).Find(ctx)
 		return err
-	}, readOpts...)
+	}, r.ops.read...)
 	return out, r.fail("find", err)
 }
 
@@ -151,7 +167,7 @@ func (r *Repository[T]) Count(ctx context.Context, q Query) (int64, error) {
 	err = r.r.Do(ctx, func(ctx context.Context, db *gorm.DB) (err error) {
 		n, err = gorm.G[T](db).Scopes(rq.scope(0)).Count(ctx, "*")
 		return err
-	}, readOpts...)
+	}, r.ops.read...)
 	return n, r.fail("count", err)
 }
 
@@ -173,7 +189,7 @@ func (r *Repository[T]) Exists(ctx context.Context, q Query) (bool, error) {
 		}).Limit(1).Find(ctx)
 		found = len(rows) > 0
 		return err
-	}, readOpts...)
+	}, r.ops.read...)
 	return found, r.fail("exists", err)
 }
 
@@ -188,7 +204,7 @@ func (r *Repository[T]) Create(ctx context.Context, v *T) error {
 	}
 	return r.fail("create", r.r.Do(ctx, func(ctx context.Context, db *gorm.DB) error {
 		return gorm.G[T](db).Create(ctx, v)
-	}))
+	}, r.ops.insert...))
 }
 
 // CreateBatch inserts items in statements of batchSize rows (0:
@@ -213,7 +229,7 @@ func (r *Repository[T]) CreateBatch(ctx context.Context, items []T, batchSize in
 		return inBatches(db, len(items) > batchSize, func(db *gorm.DB) error {
 			return gorm.G[T](db).CreateInBatches(ctx, &items, batchSize)
 		})
-	}))
+	}, r.ops.insert...))
 }
 
 // inBatches runs fn in a transaction when atomic is set.
@@ -248,7 +264,7 @@ func (r *Repository[T]) Update(ctx context.Context, v *T) error {
 			return gorm.ErrRecordNotFound
 		}
 		return res.Error
-	}))
+	}, r.ops.update...))
 }
 
 // UpdateFields sets the given fields of the row whose primary key is id
@@ -296,7 +312,7 @@ func (r *Repository[T]) UpdateFields(ctx context.Context, id any, fields map[str
 			return gorm.ErrRecordNotFound
 		}
 		return res.Error
-	}))
+	}, r.ops.update...))
 }
 
 // Delete deletes the row whose primary key is id: a soft delete (setting
@@ -316,7 +332,7 @@ func (r *Repository[T]) Delete(ctx context.Context, id any) error {
 			return gorm.ErrRecordNotFound
 		}
 		return err
-	}))
+	}, r.ops.delete...))
 }
 
 // Upsert inserts items; a row that conflicts on the conflict columns
@@ -397,7 +413,7 @@ func (r *Repository[T]) Upsert(ctx context.Context, items []T, conflict []string
 		return inBatches(db, len(items) > DefaultBatchSize, func(db *gorm.DB) error {
 			return gorm.G[T](db, oc).CreateInBatches(ctx, &items, DefaultBatchSize)
 		})
-	}))
+	}, r.ops.insert...))
 }
 
 // keepGenerated saves the fields of items that an INSERT ... RETURNING
