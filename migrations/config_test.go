@@ -1,9 +1,12 @@
 package migrations_test
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
+	"log/slog"
 	"strings"
 	"testing"
 	"testing/fstest"
@@ -137,5 +140,17 @@ func TestLockTimeoutSQLite(t *testing.T) {
 	}
 	if err := <-done; err != nil {
 		t.Fatalf("the lock holder's Up: %v", err)
+	}
+}
+
+// Printing or logging a Config shows DirectURL redacted.
+func TestConfigPrintsRedacted(t *testing.T) {
+	const pw = "Qx7PASSWORDzz9"
+	cfg := migrations.Config{DirectURL: "postgres://u:" + pw + "@h/db?sslpassword=" + pw}
+	var buf bytes.Buffer
+	slog.New(slog.NewJSONHandler(&buf, nil)).Info("cfg", "cfg", cfg)
+	out := fmt.Sprintf("%v %+v %#v %s", cfg, cfg, cfg, buf.String())
+	if strings.Contains(out, pw) || !strings.Contains(out, "postgres://u:xxxxx@h/db") {
+		t.Fatalf("printing a Config: %s", out)
 	}
 }
