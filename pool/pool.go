@@ -248,9 +248,13 @@ func (p *Pool) Ping(ctx context.Context) error {
 	return err
 }
 
-// Close stops admitting calls, fails the queued ones with ErrClosed, waits
-// for the running ones until ctx ends, then closes the connections. It is
-// idempotent; later calls return the first call's result.
+// Close shuts the pool down gracefully, like http.Server.Shutdown: new
+// calls fail with ErrClosed at once, the calls already queued still run,
+// and Close returns nil once they are all done. When ctx ends first, the
+// calls still queued fail with ErrClosed and Close returns ctx's error,
+// after the calls running have finished (each is bounded by its operation
+// timeout). Then it closes the connections. It is idempotent; later calls
+// return the first call's result.
 func (p *Pool) Close(ctx context.Context) error {
 	p.closeOnce.Do(func() {
 		err := p.exec.Close(ctx)
