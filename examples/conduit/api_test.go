@@ -218,7 +218,16 @@ func TestAPI(t *testing.T) {
 			if n := count(t, bob.want(200, "GET", "/articles/feed", "")); n != 0 {
 				t.Errorf("feed after unfollow: %d articles", n)
 			}
-			up := ann.want(200, "PUT", "/articles/"+slug, `{"article":{"title":"Renamed"}}`)["article"].(map[string]any)
+			up := ann.want(200, "PUT", "/articles/"+slug, `{"article":{"title":"Renamed","tagList":["zeta","beta"]}}`)["article"].(map[string]any)
+			if tags := up["tagList"].([]any); len(tags) != 2 || tags[0] != "beta" || tags[1] != "zeta" {
+				t.Errorf("tags replaced: %v; want [beta zeta]", tags)
+			}
+			if n := count(t, anon.want(200, "GET", "/articles?tag=alpha", "")); n != 0 {
+				t.Errorf("?tag=alpha after its removal: %d articles", n)
+			}
+			if up := ann.want(200, "PUT", "/articles/"+up["slug"].(string), `{"article":{"body":"b2"}}`)["article"].(map[string]any); len(up["tagList"].([]any)) != 2 {
+				t.Errorf("an update without tagList changed the tags: %v", up["tagList"])
+			}
 			if s := up["slug"].(string); !strings.HasPrefix(s, "renamed-") {
 				t.Errorf("renamed slug %q", s)
 			} else {

@@ -138,23 +138,36 @@ func (s *server) tagArticle(ctx context.Context, id int64, names []string) error
 	if len(names) == 0 {
 		return nil
 	}
+	ids, err := s.tagIDs(ctx, names)
+	if err != nil {
+		return err
+	}
+	return s.articleTags.Add(ctx, id, ids...)
+}
+
+// tagIDs returns the ids of the tags with these names, creating those
+// that do not exist yet.
+func (s *server) tagIDs(ctx context.Context, names []string) ([]any, error) {
+	if len(names) == 0 {
+		return nil, nil
+	}
 	rows := make([]Tag, len(names))
 	for i, n := range names {
 		rows[i] = Tag{Name: n}
 	}
 	// Only the conflict column as update column: ON CONFLICT DO NOTHING.
 	if err := s.tags.Upsert(ctx, rows, []string{"name"}, "name"); err != nil {
-		return err
+		return nil, err
 	}
 	tags, err := s.tags.Find(ctx, repo.Where("name", repo.In, names).Select("id"))
 	if err != nil {
-		return err
+		return nil, err
 	}
 	ids := make([]any, len(tags))
 	for i, t := range tags {
 		ids[i] = t.ID
 	}
-	return s.articleTags.Add(ctx, id, ids...)
+	return ids, nil
 }
 
 func deref(p *string) string {
@@ -248,7 +261,8 @@ func (s *server) getArticle(w http.ResponseWriter, r *http.Request) {
 }
 
 // updateArticle: PUT /api/articles/{slug}. Only the fields present
-// change; a new title makes a new slug.
+// change; a new title makes a new slug; a tagList (beyond the spec)
+// replaces the tags, [] removes them all.
 func (s *server) updateArticle(w http.ResponseWriter, r *http.Request) {
 	var req articleRequest
 	if !decode(w, r, &req) {
@@ -285,10 +299,21 @@ func (s *server) updateArticle(w http.ResponseWriter, r *http.Request) {
 		p.text("body", *in.Body, maxArticleBytes)
 		set["body"] = *in.Body
 	}
+	tags := p.tagList(in.TagList)
 	if p.answered(w) {
 		return
 	}
-	if err := s.articles.UpdateFields(r.Context(), a.ID, set); err != nil {
+	err := s.p.Transaction(r.Context(), func(ctx context.Context) error {
+		if err := s.articles.UpdateFields(ctx, a.ID, set); err != nil || in.TagList == nil {
+			return err
+		}
+		ids, err := s.tagIDs(ctx, tags)
+		if err != nil {
+			return err
+		}
+		return s.articleTags.Replace(ctx, a.ID, ids...)
+	})
+	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
