@@ -98,29 +98,39 @@ func TestConformanceMetrics(t *testing.T) {
 		name, unit string
 		kind       kind
 		attrs      []attribute.KeyValue // present on some data point
+		desc       string               // checked when set
+	}
+	// conv is a semconv-generated instrument: its name, unit and
+	// description are the conventions', never typed here.
+	type conv interface {
+		Name() string
+		Unit() string
+		Description() string
+	}
+	sc := func(c conv, k kind, attrs ...attribute.KeyValue) want {
+		return want{c.Name(), c.Unit(), k, attrs, c.Description()}
 	}
 	durationAttrs := []attribute.KeyValue{semconv.DBSystemNamePostgreSQL, semconv.DBNamespace(f.db),
 		semconv.ServerAddress("127.0.0.1"), semconv.ServerPort(5432),
 		semconv.DBOperationName("INSERT"), semconv.DBCollectionName("widgets")}
 	wants := []want{
-		{dbconv.ClientOperationDuration{}.Name(), dbconv.ClientOperationDuration{}.Unit(), histogram, durationAttrs},
-		{dbconv.ClientConnectionCountObservable{}.Name(), dbconv.ClientConnectionCountObservable{}.Unit(), upDownCounter,
-			[]attribute.KeyValue{poolAttr, semconv.DBClientConnectionStateUsed}},
-		{dbconv.ClientConnectionIdleMaxObservable{}.Name(), dbconv.ClientConnectionIdleMaxObservable{}.Unit(), upDownCounter, []attribute.KeyValue{poolAttr}},
-		{dbconv.ClientConnectionIdleMinObservable{}.Name(), dbconv.ClientConnectionIdleMinObservable{}.Unit(), upDownCounter, []attribute.KeyValue{poolAttr}},
-		{dbconv.ClientConnectionMaxObservable{}.Name(), dbconv.ClientConnectionMaxObservable{}.Unit(), upDownCounter, []attribute.KeyValue{poolAttr}},
-		{dbconv.ClientConnectionPendingRequestsObservable{}.Name(), dbconv.ClientConnectionPendingRequestsObservable{}.Unit(), upDownCounter, []attribute.KeyValue{poolAttr}},
-		{dbconv.ClientConnectionTimeoutsObservable{}.Name(), dbconv.ClientConnectionTimeoutsObservable{}.Unit(), counter, []attribute.KeyValue{poolAttr}},
-		{dbconv.ClientConnectionCreateTime{}.Name(), dbconv.ClientConnectionCreateTime{}.Unit(), histogram, []attribute.KeyValue{poolAttr}},
-		{dbconv.ClientConnectionWaitTime{}.Name(), dbconv.ClientConnectionWaitTime{}.Unit(), histogram, []attribute.KeyValue{poolAttr}},
-		{dbconv.ClientConnectionUseTime{}.Name(), dbconv.ClientConnectionUseTime{}.Unit(), histogram, []attribute.KeyValue{poolAttr}},
-		{otelpool.MetricLimit, "{slot}", gauge, []attribute.KeyValue{poolAttr}},
-		{otelpool.MetricLimitMax, "{slot}", gauge, []attribute.KeyValue{poolAttr}},
-		{otelpool.MetricInFlight, "{call}", upDownCounter, []attribute.KeyValue{poolAttr}},
-		{otelpool.MetricLimitChanges, "{change}", counter, []attribute.KeyValue{poolAttr, otelpool.AttrLimitDirection.String("decrease")}},
-		{otelpool.MetricExhaustions, "{error}", counter, []attribute.KeyValue{poolAttr, otelpool.AttrExhaustionSource.String("pgbouncer")}},
-		{otelpool.MetricRetries, "{retry}", counter, []attribute.KeyValue{poolAttr}},
-		{otelpool.MetricRejections, "{call}", counter, []attribute.KeyValue{poolAttr}},
+		sc(dbconv.ClientOperationDuration{}, histogram, durationAttrs...),
+		sc(dbconv.ClientConnectionCountObservable{}, upDownCounter, poolAttr, semconv.DBClientConnectionStateUsed),
+		sc(dbconv.ClientConnectionIdleMaxObservable{}, upDownCounter, poolAttr),
+		sc(dbconv.ClientConnectionIdleMinObservable{}, upDownCounter, poolAttr),
+		sc(dbconv.ClientConnectionMaxObservable{}, upDownCounter, poolAttr),
+		sc(dbconv.ClientConnectionPendingRequestsObservable{}, upDownCounter, poolAttr),
+		sc(dbconv.ClientConnectionTimeoutsObservable{}, counter, poolAttr),
+		sc(dbconv.ClientConnectionCreateTime{}, histogram, poolAttr),
+		sc(dbconv.ClientConnectionWaitTime{}, histogram, poolAttr),
+		sc(dbconv.ClientConnectionUseTime{}, histogram, poolAttr),
+		{otelpool.MetricLimit, "{slot}", gauge, []attribute.KeyValue{poolAttr}, ""},
+		{otelpool.MetricLimitMax, "{slot}", gauge, []attribute.KeyValue{poolAttr}, ""},
+		{otelpool.MetricInFlight, "{call}", upDownCounter, []attribute.KeyValue{poolAttr}, ""},
+		{otelpool.MetricLimitChanges, "{change}", counter, []attribute.KeyValue{poolAttr, otelpool.AttrLimitDirection.String("decrease")}, ""},
+		{otelpool.MetricExhaustions, "{error}", counter, []attribute.KeyValue{poolAttr, otelpool.AttrExhaustionSource.String("pgbouncer")}, ""},
+		{otelpool.MetricRetries, "{retry}", counter, []attribute.KeyValue{poolAttr}, ""},
+		{otelpool.MetricRejections, "{call}", counter, []attribute.KeyValue{poolAttr}, ""},
 	}
 	got := f.sdk.collect(t)
 	for _, w := range wants {
@@ -128,6 +138,9 @@ func TestConformanceMetrics(t *testing.T) {
 		if !ok {
 			t.Errorf("%s: missing", w.name)
 			continue
+		}
+		if w.desc != "" && m.Description != w.desc {
+			t.Errorf("%s: description %q, want %q", w.name, m.Description, w.desc)
 		}
 		if m.Unit != w.unit {
 			t.Errorf("%s: unit %q, want %q", w.name, m.Unit, w.unit)
