@@ -62,6 +62,9 @@ func (f *fleetOpts) validate(c *config) error {
 	if f.FleetBudget != 0 && c.Mode != modeTollgate {
 		bad("-fleet-budget needs -mode tollgate (the baseline has no executor to bound)")
 	}
+	if f.FleetBudget != 0 && c.Instances < 2 && !c.Child {
+		bad("-fleet-budget needs -instances of at least 2: each instance of the fleet is a child process")
+	}
 	if (f.Join > 0 || f.Kill > 0) && c.Instances < 2 && !c.Child {
 		bad("-join and -kill need -instances of at least 2")
 	}
