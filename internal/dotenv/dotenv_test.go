@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/tollgate-db/tollgate/internal/dotenv"
+	"github.com/tollgate-db/tollgate/pool"
 )
 
 func TestParse(t *testing.T) {
@@ -128,5 +129,37 @@ func TestEnvExample(t *testing.T) {
 		if strings.Contains(s, "=") && !strings.HasPrefix(strings.TrimSpace(l), "#") && (i == 0 || !strings.HasPrefix(strings.TrimSpace(lines[i-1]), "#")) {
 			t.Errorf(".env.example line %d (%s) has no comment above it", i+1, strings.SplitN(s, "=", 2)[0])
 		}
+	}
+}
+
+// Every connection string .env.example offers, uncommented, is one the
+// pool accepts, with the seed's settings where the file says so.
+func TestEnvExampleURLsParse(t *testing.T) {
+	raw, err := os.ReadFile("../../.env.example")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, line := range strings.Split(string(raw), "\n") {
+		rest, ok := strings.CutPrefix(line, "# ")
+		if !ok || !(strings.HasPrefix(rest, "DATABASE_URL=") || strings.HasPrefix(rest, "DIRECT_URL=")) {
+			continue
+		}
+		vars, err := dotenv.Parse(strings.NewReader(rest))
+		if err != nil || len(vars) != 1 {
+			t.Fatalf("%.30s…: %v", rest, err)
+		}
+		s, err := pool.ParseURL(vars[0].Value)
+		if err != nil {
+			t.Errorf("%s: %v", vars[0].Name, err)
+			continue
+		}
+		n++
+		if strings.Contains(vars[0].Value, ":6543/") && (!s.PgBouncer || s.ConnectionLimit != 5) {
+			t.Errorf("transaction-mode URL %s: pgbouncer %v, connection_limit %d; want true, 5", s.Redacted, s.PgBouncer, s.ConnectionLimit)
+		}
+	}
+	if n < 6 {
+		t.Fatalf("%d URLs found in .env.example, want the 5 DATABASE_URL setups and DIRECT_URL", n)
 	}
 }
