@@ -71,8 +71,8 @@ func NewCollector(src Source, namespace string, constLabels prometheus.Labels) *
 	add("executor", "queue_wait_p50_seconds", "Median wait for a slot over the last one to two minutes (log-scale buckets, within a factor of two).", gauge, func(s pool.Stats) float64 { return s.Executor.QueueWaitP50.Seconds() })
 	add("executor", "queue_wait_p99_seconds", "99th percentile wait for a slot over the last one to two minutes.", gauge, func(s pool.Stats) float64 { return s.Executor.QueueWaitP99.Seconds() })
 	add("executor", "queue_wait_max_seconds", "Longest wait for a slot since the pool opened.", gauge, func(s pool.Stats) float64 { return s.Executor.QueueWaitMax.Seconds() })
-	add("executor", "processed_total", "Attempts that succeeded.", counter, func(s pool.Stats) float64 { return n(s.Executor.Processed) })
-	add("executor", "failed_total", "Attempts that failed.", counter, func(s pool.Stats) float64 { return n(s.Executor.Failed) })
+	add("executor", "processed_total", "Attempts that succeeded (or ended with the application's own error).", counter, func(s pool.Stats) float64 { return n(s.Executor.Processed) })
+	add("executor", "failed_total", "Attempts that failed (the application's own errors excluded).", counter, func(s pool.Stats) float64 { return n(s.Executor.Failed) })
 	add("executor", "retried_total", "Retries made.", counter, func(s pool.Stats) float64 { return n(s.Executor.Retried) })
 	add("executor", "rejected_total", "Calls refused because the queue was full.", counter, func(s pool.Stats) float64 { return n(s.Executor.Rejected) })
 	add("executor", "timed_out_total", "Calls that gave up waiting in the queue (QueueTimeout).", counter, func(s pool.Stats) float64 { return n(s.Executor.TimedOut) })
@@ -83,6 +83,11 @@ func NewCollector(src Source, namespace string, constLabels prometheus.Labels) *
 
 	// the pool
 	add("pool", "cleanups_total", "Cleanup runs, manual and automatic.", counter, func(s pool.Stats) float64 { return n(s.Cleanups) })
+	add("pool", "timed_out_total", "Calls that ended in a timeout (OpTimeout, statement_timeout, a connect timeout).", counter, func(s pool.Stats) float64 { return n(s.TimedOut) })
+	add("pool", "application_errors_total", "Calls that ended with the application's own error (not a database failure).", counter, func(s pool.Stats) float64 { return n(s.AppErrors) })
+	add("pool", "exhausted_postgres_total", "Attempts refused for lack of connection slots by PostgreSQL (53300).", counter, func(s pool.Stats) float64 { return n(s.ExhaustedPostgres) })
+	add("pool", "exhausted_pgbouncer_total", "Attempts refused for lack of connection slots by PgBouncer (max_client_conn).", counter, func(s pool.Stats) float64 { return n(s.ExhaustedPgBouncer) })
+	add("pool", "exhausted_supavisor_total", "Attempts refused for lack of connection slots by Supavisor.", counter, func(s pool.Stats) float64 { return n(s.ExhaustedSupavisor) })
 	add("pool", "closed", "1 once the pool is closed, else 0.", gauge, func(s pool.Stats) float64 { return b(s.Executor.Closed) })
 	add("pool", "last_error_timestamp_seconds", "Unix time of the last classified failure; 0 when none.", gauge, func(s pool.Stats) float64 {
 		if s.LastError.At.IsZero() {

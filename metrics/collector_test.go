@@ -34,6 +34,7 @@ func TestCollectorValues(t *testing.T) {
 			QueueWaitP99: 250 * time.Millisecond},
 		Cleanups:  2,
 		LastError: pool.ErrorInfo{Class: pool.Exhausted, Message: "x", At: time.Unix(1700000000, 0)},
+		TimedOut:  6, AppErrors: 7, ExhaustedPostgres: 8, ExhaustedPgBouncer: 9, ExhaustedSupavisor: 10,
 	}
 	c := metrics.NewCollector(fixed(st), "", prometheus.Labels{"pool": "primary"})
 	for _, tc := range []struct {
@@ -70,6 +71,26 @@ tollgate_executor_queue_wait_p99_seconds{pool="primary"} 0.25
 		{"tollgate_executor_timed_out_total", `# HELP tollgate_executor_timed_out_total Calls that gave up waiting in the queue (QueueTimeout).
 # TYPE tollgate_executor_timed_out_total counter
 tollgate_executor_timed_out_total{pool="primary"} 5
+`},
+		{"tollgate_pool_timed_out_total", `# HELP tollgate_pool_timed_out_total Calls that ended in a timeout (OpTimeout, statement_timeout, a connect timeout).
+# TYPE tollgate_pool_timed_out_total counter
+tollgate_pool_timed_out_total{pool="primary"} 6
+`},
+		{"tollgate_pool_application_errors_total", `# HELP tollgate_pool_application_errors_total Calls that ended with the application's own error (not a database failure).
+# TYPE tollgate_pool_application_errors_total counter
+tollgate_pool_application_errors_total{pool="primary"} 7
+`},
+		{"tollgate_pool_exhausted_postgres_total", `# HELP tollgate_pool_exhausted_postgres_total Attempts refused for lack of connection slots by PostgreSQL (53300).
+# TYPE tollgate_pool_exhausted_postgres_total counter
+tollgate_pool_exhausted_postgres_total{pool="primary"} 8
+`},
+		{"tollgate_pool_exhausted_pgbouncer_total", `# HELP tollgate_pool_exhausted_pgbouncer_total Attempts refused for lack of connection slots by PgBouncer (max_client_conn).
+# TYPE tollgate_pool_exhausted_pgbouncer_total counter
+tollgate_pool_exhausted_pgbouncer_total{pool="primary"} 9
+`},
+		{"tollgate_pool_exhausted_supavisor_total", `# HELP tollgate_pool_exhausted_supavisor_total Attempts refused for lack of connection slots by Supavisor.
+# TYPE tollgate_pool_exhausted_supavisor_total counter
+tollgate_pool_exhausted_supavisor_total{pool="primary"} 10
 `},
 		{"tollgate_pool_cleanups_total", `# HELP tollgate_pool_cleanups_total Cleanup runs, manual and automatic.
 # TYPE tollgate_pool_cleanups_total counter
@@ -138,8 +159,8 @@ func TestCollectorLintsAndRegisters(t *testing.T) {
 		t.Fatal(err)
 	}
 	n, err := testutil.GatherAndCount(reg)
-	if err != nil || n != 32 {
-		t.Fatalf("gathered %d metrics (%v), want 32", n, err)
+	if err != nil || n != 37 {
+		t.Fatalf("gathered %d metrics (%v), want 37", n, err)
 	}
 	// Two pools with different labels register side by side.
 	if err := reg.Register(metrics.NewCollector(fixed(pool.Stats{}), "myapp", prometheus.Labels{"pool": "replica"})); err != nil {
