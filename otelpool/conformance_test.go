@@ -82,6 +82,12 @@ func TestConformanceMetrics(t *testing.T) {
 		}
 	}
 	f.p.Do(ctx, func(ctx context.Context, db *gorm.DB) error { return db.Exec("SELECT 1/0").Error })
+	var names []string
+	if err := f.p.Do(ctx, func(ctx context.Context, db *gorm.DB) error {
+		return db.Raw("SELECT name FROM widgets").Scan(&names).Error
+	}, pool.Operation("SELECT", "widgets")); err != nil || len(names) != 3 {
+		t.Fatalf("select: %v, %d rows", err, len(names))
+	}
 	// A connection opened now, with the SDK in place, times create_time.
 	f.p.Cleanup(ctx)
 	if err := f.p.Do(ctx, func(ctx context.Context, db *gorm.DB) error { return db.Exec("SELECT 1").Error }); err != nil {
@@ -124,6 +130,8 @@ func TestConformanceMetrics(t *testing.T) {
 		sc(dbconv.ClientConnectionCreateTime{}, histogram, poolAttr),
 		sc(dbconv.ClientConnectionWaitTime{}, histogram, poolAttr),
 		sc(dbconv.ClientConnectionUseTime{}, histogram, poolAttr),
+		sc(dbconv.ClientResponseReturnedRows{}, histogram, semconv.DBSystemNamePostgreSQL, semconv.DBNamespace(f.db),
+			semconv.DBOperationName("SELECT"), semconv.DBCollectionName("widgets")),
 		{otelpool.MetricLimit, "{slot}", gauge, []attribute.KeyValue{poolAttr}, ""},
 		{otelpool.MetricLimitMax, "{slot}", gauge, []attribute.KeyValue{poolAttr}, ""},
 		{otelpool.MetricInFlight, "{call}", upDownCounter, []attribute.KeyValue{poolAttr}, ""},
@@ -192,6 +200,21 @@ func TestConformanceMetrics(t *testing.T) {
 		if s.HasValue(semconv.DBQueryTextKey) {
 			t.Errorf("db.query.text recorded without opt-in: %v", s.ToSlice())
 		}
+	}
+	// The SELECT of the three widgets, and the SELECT 1 of one row.
+	var rowSums []int64
+	rows, _ := got[dbconv.ClientResponseReturnedRows{}.Name()].Data.(metricdata.Histogram[int64])
+	for _, p := range rows.DataPoints {
+		if v, _ := p.Attributes.Value(semconv.DBCollectionNameKey); v.AsString() == "widgets" {
+			rowSums = append(rowSums, p.Sum)
+		}
+		if !slices.Equal(p.Bounds, otelpool.ReturnedRowsBuckets) || !slices.Equal(otelpool.ReturnedRowsBuckets,
+			[]float64{1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000}) {
+			t.Errorf("db.client.response.returned_rows buckets %v, want the conventions' 1 … 10000", p.Bounds)
+		}
+	}
+	if !slices.Equal(rowSums, []int64{3}) || len(rows.DataPoints) != 2 {
+		t.Errorf("db.client.response.returned_rows: widgets %v in %d points, want [3] in 2", rowSums, len(rows.DataPoints))
 	}
 	if p, _ := histPoint(got[dbconv.ClientConnectionCreateTime{}.Name()], poolAttr); p.Count == 0 || p.Sum <= 0 {
 		t.Errorf("db.client.connection.create_time: %d connects, sum %g s", p.Count, p.Sum)

@@ -43,9 +43,11 @@
 // From the tracer's events: db.client.operation.duration (the whole call:
 // queue, attempts, backoffs; the conventions' buckets),
 // db.client.connection.wait_time (each attempt's wait for an executor
-// slot), db.client.connection.use_time (each attempt's time holding one)
-// and db.client.connection.create_time (pgx's connect, TLS and
-// authentication included).
+// slot), db.client.connection.use_time (each attempt's time holding one),
+// db.client.connection.create_time (pgx's connect, TLS and
+// authentication included) and db.client.response.returned_rows (the rows
+// a call's SELECTs returned, from their command tags; calls that ran none
+// record nothing).
 //
 // Read from the pool's Stats at each collection:
 // db.client.connection.count (state used and idle: database/sql's

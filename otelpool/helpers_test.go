@@ -101,6 +101,10 @@ func attrSets(m metricdata.Metrics) []attribute.Set {
 		for _, p := range d.DataPoints {
 			out = append(out, p.Attributes)
 		}
+	case metricdata.Histogram[int64]:
+		for _, p := range d.DataPoints {
+			out = append(out, p.Attributes)
+		}
 	case metricdata.Sum[int64]:
 		for _, p := range d.DataPoints {
 			out = append(out, p.Attributes)

@@ -21,6 +21,10 @@ var OperationDurationBuckets = []float64{0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 
 // free slot is often far below a millisecond.
 var ConnectionTimeBuckets = []float64{0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10}
 
+// ReturnedRowsBuckets are the boundaries the conventions give
+// db.client.response.returned_rows.
+var ReturnedRowsBuckets = []float64{1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000}
+
 // The names of tollgate's own metrics, which the conventions do not cover.
 const (
 	MetricLimit        = "tollgate.executor.limit"         // gauge {slot}: the adaptive limit now
@@ -53,6 +57,7 @@ type instruments struct {
 	wait     dbconv.ClientConnectionWaitTime
 	use      dbconv.ClientConnectionUseTime
 	create   dbconv.ClientConnectionCreateTime
+	rows     dbconv.ClientResponseReturnedRows
 
 	// observed from Stats
 	count       dbconv.ClientConnectionCountObservable
@@ -72,7 +77,7 @@ type instruments struct {
 
 func (in *instruments) init(m metric.Meter) error {
 	in.meter = m
-	var errs [17]error
+	var errs [18]error
 	in.duration, errs[0] = dbconv.NewClientOperationDuration(m, metric.WithExplicitBucketBoundaries(OperationDurationBuckets...))
 	in.wait, errs[1] = dbconv.NewClientConnectionWaitTime(m, metric.WithExplicitBucketBoundaries(ConnectionTimeBuckets...))
 	in.use, errs[2] = dbconv.NewClientConnectionUseTime(m, metric.WithExplicitBucketBoundaries(ConnectionTimeBuckets...))
@@ -97,6 +102,7 @@ func (in *instruments) init(m metric.Meter) error {
 		metric.WithDescription("Retries the executor made."))
 	in.rejections, errs[16] = m.Int64ObservableCounter(MetricRejections, metric.WithUnit("{call}"),
 		metric.WithDescription("Calls refused at once because the queue was full (ErrQueueFull)."))
+	in.rows, errs[17] = dbconv.NewClientResponseReturnedRows(m, metric.WithExplicitBucketBoundaries(ReturnedRowsBuckets...))
 	return errors.Join(errs[:]...)
 }
 

@@ -60,8 +60,17 @@ func (t *Telemetry) TraceQueryStart(ctx context.Context, _ *pgx.Conn, data pgx.T
 }
 
 // TraceQueryEnd implements pgx.QueryTracer: it names the statement's span
-// after its command tag, sets the SQLSTATE of a failure and ends it.
+// after its command tag, sets the SQLSTATE of a failure and ends it, and
+// adds a SELECT's rows to its call's.
 func (t *Telemetry) TraceQueryEnd(ctx context.Context, _ *pgx.Conn, data pgx.TraceQueryEndData) {
+	if data.CommandTag.Select() && t.inst.rows.Enabled(ctx) {
+		// The rows a SELECT returned count towards its call's
+		// db.client.response.returned_rows.
+		if c, _ := ctx.Value(callKey{}).(*call); c != nil && c.metrics {
+			c.rows.Add(data.CommandTag.RowsAffected())
+			c.selected.Store(true)
+		}
+	}
 	sc, ok := ctx.(*stmtCtx)
 	if !ok {
 		if sc, ok = ctx.Value(stmtKey{}).(*stmtCtx); !ok {

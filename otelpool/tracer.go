@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
@@ -72,7 +73,7 @@ func (t *Telemetry) metering(ctx context.Context) bool {
 			return false
 		}
 	}
-	return t.inst.duration.Enabled(ctx) || t.inst.wait.Enabled(ctx) || t.inst.use.Enabled(ctx)
+	return t.inst.duration.Enabled(ctx) || t.inst.wait.Enabled(ctx) || t.inst.use.Enabled(ctx) || t.inst.rows.Enabled(ctx)
 }
 
 // call is what CallStart learns and the later events need.
@@ -83,6 +84,8 @@ type call struct {
 	metrics  bool
 	admitted time.Time // when the running attempt got its slot
 	attrs    *callAttrs
+	rows     atomic.Int64 // rows its SELECTs returned (statements.go)
+	selected atomic.Bool  // whether it ran a SELECT
 }
 
 type callKey struct{}
@@ -193,7 +196,11 @@ func (t *Telemetry) CallEnd(ctx context.Context, ev pool.CallEndEvent) {
 	}
 	if c.metrics {
 		t.endUse(ctx, c, 0)
-		t.inst.duration.Inst().Record(ctx, ev.Duration.Seconds(), t.durationOpt(c, code, etype))
+		opt := t.durationOpt(c, code, etype)
+		t.inst.duration.Inst().Record(ctx, ev.Duration.Seconds(), opt)
+		if c.selected.Load() {
+			t.inst.rows.Inst().Record(ctx, c.rows.Load(), opt)
+		}
 	}
 	if c.span != nil {
 		kvs := make([]attribute.KeyValue, 2, 4)
