@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -362,5 +363,42 @@ func TestFleetThroughTransactionPooler(t *testing.T) {
 	}
 	if s := members[0].Stats(); s.Failures > 0 {
 		t.Fatalf("heartbeats failed through the transaction pooler: %+v", s)
+	}
+}
+
+// TestCloseLeavesNoGoroutine: Close ends the heartbeat goroutine and
+// deletes the row; the pool is left at one connection.
+func TestCloseLeavesNoGoroutine(t *testing.T) {
+	base := testdb.Postgres(t)
+	name := testdb.CreateDatabase(t, "tollgate_fleet")
+	url := testdb.WithDatabase(t, base, name)
+	p := openPool(t, url, "fleet_close", 4)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := p.Ping(ctx); err != nil {
+		t.Fatal(err)
+	}
+	before := runtime.NumGoroutine()
+	m, err := fleet.Join(ctx, p, fleet.Config{Name: "close", ID: "only", Budget: 5, Period: fastPeriod, TTL: fastTTL, Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 3*time.Second, "the only instance taking the whole capacity", func() bool { return m.Stats().Share == 4 })
+	if err := m.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Close(ctx); err != nil {
+		t.Fatalf("second Close: %v", err)
+	}
+	waitFor(t, 2*time.Second, "the member's goroutine gone", func() bool { return runtime.NumGoroutine() <= before })
+	if s := p.Stats(); s.Executor.Ceiling != 1 || s.DB.MaxOpenConnections != 1 {
+		t.Fatalf("after Close the pool's ceiling is %d (MaxOpenConns %d), want 1", s.Executor.Ceiling, s.DB.MaxOpenConnections)
+	}
+	rows, err := fleet.ReadTable(ctx, p.SQL(), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rows) != 0 {
+		t.Fatalf("rows left after Close: %+v", rows)
 	}
 }
