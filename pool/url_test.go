@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tollgate-db/tollgate/internal/redact"
 	"github.com/tollgate-db/tollgate/pool"
 )
 
@@ -152,20 +153,24 @@ func FuzzParseURL(f *testing.F) {
 		f.Add(s[0], s[1])
 	}
 	f.Fuzz(func(t *testing.T, pw, rest string) {
-		if len(pw) < 8 || strings.Contains(rest, pw) || strings.Contains("postgres://user:@ host=h password= password sslpassword=xxxxx pool: invalid database URL", pw) {
+		if len(pw) < 8 || strings.TrimSpace(pw) == "" || strings.Contains(rest, pw) || strings.Contains("postgres://user:@ host=h password= password sslpassword=xxxxx pool: invalid database URL", pw) {
 			return // too short to tell apart from the rest of the output
 		}
-		kvq := "'" + strings.NewReplacer(`\`, `\\`, `'`, `\'`).Replace(pw) + "'"
-		for _, raw := range []string{
-			"postgres://user:" + pw + "@" + rest,
-			"postgres://user:" + url.PathEscape(pw) + "@" + rest,
-			"postgres://" + rest + "?password=" + url.QueryEscape(pw),
-			"postgres://h/db?password=" + pw + "&" + rest,
-			"postgres://h/db?sslpassword=" + pw + "&" + rest,
-			"host=h password=" + kvq + " " + rest,
-			"host=h PassWord=" + pw + " " + rest,
-			"host=h password=" + pw + " " + rest,
+		kvq := func(pw string) string { return "'" + strings.NewReplacer(`\`, `\\`, `'`, `\'`).Replace(pw) + "'" }
+		for _, tmpl := range []func(pw string) string{
+			func(pw string) string { return "postgres://user:" + pw + "@" + rest },
+			func(pw string) string { return "postgres://user:" + url.PathEscape(pw) + "@" + rest },
+			func(pw string) string { return "postgres://" + rest + "?password=" + url.QueryEscape(pw) },
+			func(pw string) string { return "postgres://h/db?password=" + pw + "&" + rest },
+			func(pw string) string { return "postgres://h/db?sslpassword=" + pw + "&" + rest },
+			func(pw string) string { return "host=h password=" + kvq(pw) + " " + rest },
+			func(pw string) string { return "host=h PassWord=" + pw + " " + rest },
+			func(pw string) string { return "host=h password=" + pw + " " + rest },
 		} {
+			if strings.Contains(tmpl(redact.Mask), pw) {
+				continue // the password is also written outside the secret's place
+			}
+			raw := tmpl(pw)
 			var buf bytes.Buffer
 			log := slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
 			s, err := pool.ParseURL(raw)
