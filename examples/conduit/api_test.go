@@ -190,6 +190,17 @@ func TestAPI(t *testing.T) {
 			if arts := page["articles"].([]any); len(arts) != 1 || count(t, page) != 4 || arts[0].(map[string]any)["slug"] != slug {
 				t.Errorf("limit=2&offset=3: %v; want the oldest article only, of 4", page)
 			}
+			// Full pages, short pages and pages past the end: the count is
+			// the whole result's either way.
+			for _, pq := range []struct {
+				query    string
+				n, total int
+			}{{"?limit=2", 2, 4}, {"?limit=4", 4, 4}, {"?limit=2&offset=10", 0, 4}, {"?tag=bob&limit=3&offset=3", 0, 3}, {"?tag=bob&limit=2&offset=2", 1, 3}} {
+				page := anon.want(200, "GET", "/articles"+pq.query, "")
+				if arts := page["articles"].([]any); len(arts) != pq.n || count(t, page) != pq.total {
+					t.Errorf("GET /articles%s: %d articles of %v; want %d of %d", pq.query, len(arts), page["articlesCount"], pq.n, pq.total)
+				}
+			}
 			anon.wantErrors(422, "GET", "/articles?limit=0", "", "limit")
 			anon.wantErrors(422, "GET", "/articles?offset=-1", "", "offset")
 

@@ -216,9 +216,10 @@ func (s *server) ownArticle(w http.ResponseWriter, r *http.Request) (Article, bo
 // snapshot runs fn in one transaction, so that the calls fn makes with
 // its ctx take one pool slot, one trip through the executor's queue,
 // instead of one each (a busy queue makes every trip as long as the
-// queue), and see one consistent state of the database (a list and its
-// count agree). fn must not write the response: the transaction may
-// still fail at COMMIT.
+// queue). It is PostgreSQL's default READ COMMITTED: each statement sees
+// what was committed when it began, so a page and its count may differ
+// by a write that lands between them. fn must not write the response:
+// the transaction may still fail at COMMIT.
 func (s *server) snapshot(ctx context.Context, fn func(ctx context.Context) error) error {
 	return s.p.Transaction(ctx, fn)
 }

@@ -74,12 +74,17 @@ func (s *server) findArticles(ctx context.Context, f articleFilter, limit, offse
 	if f.FeedOf != 0 {
 		q = q.Match(repo.Has("Author.Followers", repo.Where("id", repo.Eq, f.FeedOf)))
 	}
-	total, err := s.articles.Count(ctx, q)
-	if err != nil || total == 0 {
-		return nil, total, err
-	}
 	arts, err := s.articles.Find(ctx, withAuthorAndTags(q.
 		OrderBy("created_at", repo.Desc).OrderBy("id", repo.Desc).Limit(limit).Offset(offset)))
+	if err != nil {
+		return nil, 0, err
+	}
+	// A short page that starts inside the result is its end: the total
+	// follows without a COUNT.
+	if len(arts) < limit && (len(arts) > 0 || offset == 0) {
+		return arts, int64(offset + len(arts)), nil
+	}
+	total, err := s.articles.Count(ctx, q)
 	return arts, total, err
 }
 
