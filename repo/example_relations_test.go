@@ -156,3 +156,18 @@ func ExampleOr() {
 	// Output:
 	// [{Generics} {Indexes}]
 }
+
+func ExampleWhere_relation() {
+	p, done := blog()
+	defer done()
+	writers := repo.New[Writer](p)
+	ctx := context.Background()
+	// A relation is not a field: the error says what to use instead.
+	_, err := writers.Find(ctx, repo.Where("Posts", repo.Eq, 1))
+	fmt.Println(err)
+	list, _ := writers.Find(ctx, repo.Has("Posts", repo.Where("likes", repo.Gt, 4)))
+	fmt.Println(len(list), list[0].Name)
+	// Output:
+	// repo: find writers: unknown field "Posts" for Writer (a has_many relation: filter with Has("Posts", ...))
+	// 1 ada
+}

@@ -124,6 +124,13 @@ func (m *model) field(name string) (*schema.Field, error) {
 		f, ok = m.sch.FieldsByName[name]
 	}
 	if !ok || f.DBName == "" || !f.Readable {
+		if rel, ok := m.sch.Relationships.Relations[name]; ok {
+			hint := fmt.Sprintf("filter with Has(%q, ...)", name)
+			if rel.Type == schema.BelongsTo || rel.Type == schema.HasOne {
+				hint = fmt.Sprintf("use a path such as %q, or Has(%q, ...)", name+".ID", name)
+			}
+			return nil, fmt.Errorf("%w %q for %s (a %s relation: %s)", ErrUnknownField, name, m.sch.Name, rel.Type, hint)
+		}
 		return nil, fmt.Errorf("%w %q for %s", ErrUnknownField, name, m.sch.Name)
 	}
 	return f, nil
