@@ -162,8 +162,8 @@ func TestIntegrationSessionPoolerSeedFailure(t *testing.T) {
 	if fails == 0 {
 		t.Fatal("plain GORM had no errors: the session pooler does not reproduce the seed's failure")
 	}
-	if !pool.IsPoolExhausted(sample) {
-		t.Fatalf("plain GORM failed with %v, want a pool-exhaustion error", sample)
+	if !pool.IsPoolExhausted(sample) || pool.ExhaustionSource(sample) != "pgbouncer" || pool.Classify(sample) != pool.Exhausted {
+		t.Fatalf("plain GORM failed with %v, want PgBouncer's pool-exhaustion error (at connect)", sample)
 	}
 	t.Logf("plain GORM: %d of %d calls failed, e.g. %v", fails, 2*users, sample)
 
