@@ -14,6 +14,14 @@ import (
 // so that other work can share the same discipline, and so that it can be
 // measured without a database. It is safe for concurrent use.
 //
+// The limit adapts to one signal, pool exhaustion at connect time: it goes
+// straight to just under the number of calls in flight when a connection
+// was refused, stays there, and probes one step above rarely (after 1 s,
+// then 2, 4, … 16 s while probes keep failing; a probe that holds becomes
+// the new level and the next step doubles). An exhaustion at or below that
+// level means the budget shrank, and the limit halves. A refused connect is
+// retried, so callers see no error. SetCeiling bounds it from outside.
+//
 // What a call costs: on the fast path (a free slot, nobody queued) one
 // lock hold to take the slot, one to give it back, and one allocation for
 // the operation context. A call that queues parks on its own channel
