@@ -5,6 +5,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -108,7 +109,7 @@ func TestHostileURLs(t *testing.T) {
 	if len(cases) < 60 {
 		t.Fatalf("only %d hostile cases", len(cases))
 	}
-	var opened atomic.Int64
+	var opened, retried atomic.Int64
 	t.Run("group", func(t *testing.T) {
 		for _, tc := range cases {
 			t.Run(tc.name, func(t *testing.T) {
@@ -141,6 +142,12 @@ func TestHostileURLs(t *testing.T) {
 				cfg.DatabaseURL = closed // a server that is down: connect errors and retries
 				if p, err := pool.Open(ctx, cfg); err != nil {
 					fmt.Fprintln(&out, "open down:", err)
+					if !errors.Is(err, pool.ErrInvalidURL) {
+						retried.Add(1)
+						if !strings.Contains(logs.String(), "tollgate: retrying") {
+							t.Errorf("no retry logged at debug for a server that is down: the log path is not exercised")
+						}
+					}
 				} else {
 					p.Close(ctx)
 				}
@@ -163,7 +170,7 @@ func TestHostileURLs(t *testing.T) {
 			})
 		}
 	})
-	t.Logf("%d hostile URLs, %d opened against the real server", len(cases), opened.Load())
+	t.Logf("%d hostile URLs, %d opened against the real server, %d retried against a closed port", len(cases), opened.Load(), retried.Load())
 	if opened.Load() < 20 {
 		t.Errorf("only %d of the hostile URLs opened: the output of an open pool is hardly covered", opened.Load())
 	}
