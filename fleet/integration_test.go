@@ -402,3 +402,37 @@ func TestCloseLeavesNoGoroutine(t *testing.T) {
 		t.Fatalf("rows left after Close: %+v", rows)
 	}
 }
+
+// TestJoinUpgradesAnOlderTable: a table made by an earlier version (no
+// target, capacity or ttl_ms) gets the columns, and instances of both
+// versions can write to it (the new columns have defaults).
+func TestJoinUpgradesAnOlderTable(t *testing.T) {
+	base := testdb.Postgres(t)
+	name := testdb.CreateDatabase(t, "tollgate_fleet")
+	url := testdb.WithDatabase(t, base, name)
+	p := openPool(t, url, "fleet_upgrade", 3)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	old := `CREATE UNLOGGED TABLE tollgate_fleet (fleet text NOT NULL, id text NOT NULL, demand real NOT NULL,
+		max_conns integer NOT NULL, share integer NOT NULL, heartbeat timestamptz NOT NULL, joined timestamptz NOT NULL,
+		PRIMARY KEY (fleet, id))`
+	if _, err := p.SQL().ExecContext(ctx, old); err != nil {
+		t.Fatal(err)
+	}
+	m, err := fleet.Join(ctx, p, fleet.Config{Name: "up", ID: "new", Budget: 4, Period: fastPeriod, TTL: fastTTL, Logger: quiet})
+	if err != nil {
+		t.Fatalf("join over an older table: %v", err)
+	}
+	defer m.Close(ctx)
+	if _, err := p.SQL().ExecContext(ctx, `INSERT INTO tollgate_fleet (fleet, id, demand, max_conns, share, heartbeat, joined)
+		VALUES ('up', 'old', 0, 3, 1, now(), now())`); err != nil {
+		t.Fatalf("an older instance's insert: %v", err)
+	}
+	rows, err := fleet.ReadTable(ctx, p.SQL(), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rows) != 2 {
+		t.Fatalf("rows %+v, want the new and the old instance", rows)
+	}
+}

@@ -258,7 +258,7 @@ func (m *Member) heartbeat(ctx context.Context) error {
 	start := time.Now()
 	m.fallbackIfStale(start)
 	demand := m.takeDemand()
-	live, now, err := m.st.beat(ctx, Instance{ID: m.cfg.ID, Demand: demand, MaxConns: m.maxConns, Share: m.share}, m.capacity, m.cfg.TTL)
+	live, now, err := m.st.beat(ctx, Instance{ID: m.cfg.ID, Demand: demand, MaxConns: m.maxConns, Share: m.share}, m.target, m.capacity, m.cfg.TTL)
 	if err != nil {
 		return err
 	}
@@ -278,7 +278,7 @@ func (m *Member) heartbeat(ctx context.Context) error {
 		m.share = next
 		// Let the others see the room at once; a failure here is mended by
 		// the next heartbeat, which writes the share too.
-		_ = m.st.publish(ctx, m.cfg.ID, next)
+		_ = m.st.publish(ctx, m.cfg.ID, next, m.target)
 	}
 	if m.failing {
 		m.log.Info("tollgate: fleet heartbeats work again", "failed", m.failStreak)

@@ -29,8 +29,9 @@ func Schema(table string) string {
 	demand    real        NOT NULL,
 	max_conns integer     NOT NULL,
 	share     integer     NOT NULL,
-	capacity  integer     NOT NULL,
-	ttl_ms    integer     NOT NULL,
+	target    integer     NOT NULL DEFAULT 0,
+	capacity  integer     NOT NULL DEFAULT 0,
+	ttl_ms    integer     NOT NULL DEFAULT 0,
 	heartbeat timestamptz NOT NULL,
 	joined    timestamptz NOT NULL,
 	PRIMARY KEY (fleet, id)
@@ -45,15 +46,28 @@ type store struct {
 	fleet string
 }
 
-// ensure creates the table when it is absent. Concurrent creators race on
-// the catalog (a unique violation on pg_type, or 42P07): the loser finds the
+// ensure creates the table when it is absent, and adds the columns a
+// table made by an earlier version lacks. Concurrent creators race on the
+// catalog (a unique violation on pg_type, or 42P07): the loser finds the
 // table there and carries on.
 func (s *store) ensure(ctx context.Context) error {
 	var exists bool
-	if err := s.db.QueryRowContext(ctx, `SELECT to_regclass($1::text) IS NOT NULL`, s.table).Scan(&exists); err != nil {
+	var have int
+	err := s.db.QueryRowContext(ctx, `SELECT to_regclass($1::text) IS NOT NULL,
+	(SELECT count(*) FROM pg_attribute WHERE attrelid = to_regclass($1::text) AND NOT attisdropped
+		AND attname IN ('target', 'capacity', 'ttl_ms'))`, s.table).Scan(&exists, &have)
+	if err != nil {
 		return fmt.Errorf("fleet: look up table %s: %w", s.table, err)
 	}
+	if exists && have == 3 {
+		return nil
+	}
 	if exists {
+		_, err := s.db.ExecContext(ctx, `ALTER TABLE `+s.table+` ADD COLUMN IF NOT EXISTS target integer NOT NULL DEFAULT 0,
+	ADD COLUMN IF NOT EXISTS capacity integer NOT NULL DEFAULT 0, ADD COLUMN IF NOT EXISTS ttl_ms integer NOT NULL DEFAULT 0`)
+		if err != nil {
+			return fmt.Errorf("fleet: add the columns of this version to %s (or run fleet.Schema's ALTER yourself): %w", s.table, err)
+		}
 		return nil
 	}
 	if _, err := s.db.ExecContext(ctx, Schema(s.table)); err != nil {
@@ -71,12 +85,12 @@ func (s *store) ensure(ctx context.Context) error {
 // rows come from the statement's snapshot, this instance's own from
 // RETURNING. Rows dead for more than ten TTLs are deleted on the way, so
 // that crashed instances do not pile up.
-func (s *store) beat(ctx context.Context, self Instance, capacity int, ttl time.Duration) (live []Instance, now time.Time, err error) {
+func (s *store) beat(ctx context.Context, self Instance, target, capacity int, ttl time.Duration) (live []Instance, now time.Time, err error) {
 	q := `WITH me AS (
-	INSERT INTO ` + s.table + ` AS f (fleet, id, demand, max_conns, share, capacity, ttl_ms, heartbeat, joined)
-	VALUES ($1::text, $2::text, $3::real, $4::integer, $5::integer, $7::integer, ($6::float8 * 1000)::integer, now(), now())
+	INSERT INTO ` + s.table + ` AS f (fleet, id, demand, max_conns, share, target, capacity, ttl_ms, heartbeat, joined)
+	VALUES ($1::text, $2::text, $3::real, $4::integer, $5::integer, $8::integer, $7::integer, ($6::float8 * 1000)::integer, now(), now())
 	ON CONFLICT (fleet, id) DO UPDATE
-	SET demand = EXCLUDED.demand, max_conns = EXCLUDED.max_conns, share = EXCLUDED.share,
+	SET demand = EXCLUDED.demand, max_conns = EXCLUDED.max_conns, share = EXCLUDED.share, target = EXCLUDED.target,
 		capacity = EXCLUDED.capacity, ttl_ms = EXCLUDED.ttl_ms, heartbeat = EXCLUDED.heartbeat
 	RETURNING id, demand, max_conns, share
 ), gone AS (
@@ -86,7 +100,7 @@ SELECT id, demand, max_conns, share, now() FROM me
 UNION ALL
 SELECT id, demand, max_conns, share, now() FROM ` + s.table + `
 WHERE fleet = $1::text AND id <> $2::text AND heartbeat > now() - make_interval(secs => $6::float8)`
-	rows, err := s.db.QueryContext(ctx, q, s.fleet, self.ID, self.Demand, self.MaxConns, self.Share, ttl.Seconds(), capacity)
+	rows, err := s.db.QueryContext(ctx, q, s.fleet, self.ID, self.Demand, self.MaxConns, self.Share, ttl.Seconds(), capacity, target)
 	if err != nil {
 		return nil, time.Time{}, err
 	}
@@ -104,8 +118,8 @@ WHERE fleet = $1::text AND id <> $2::text AND heartbeat > now() - make_interval(
 // publish writes a changed share at once, so that the others see the
 // room it left (or took) before their next heartbeat rather than after
 // this instance's next one.
-func (s *store) publish(ctx context.Context, id string, share int) error {
-	_, err := s.db.ExecContext(ctx, `UPDATE `+s.table+` SET share = $3::integer WHERE fleet = $1::text AND id = $2::text`, s.fleet, id, share)
+func (s *store) publish(ctx context.Context, id string, share, target int) error {
+	_, err := s.db.ExecContext(ctx, `UPDATE `+s.table+` SET share = $3::integer, target = $4::integer WHERE fleet = $1::text AND id = $2::text`, s.fleet, id, share, target)
 	return err
 }
 
@@ -119,6 +133,7 @@ func (s *store) leave(ctx context.Context, id string) error {
 type Row struct {
 	Fleet     string
 	Instance      // ID, Demand, MaxConns, Share
+	Target    int // the share the instance's last allocation gave it
 	Capacity  int // Budget − Reserve, as the instance has it
 	TTL       time.Duration
 	Heartbeat time.Time // on the database's clock
@@ -141,7 +156,7 @@ func ReadTable(ctx context.Context, db *sql.DB, table string) ([]Row, error) {
 	if !identifier.MatchString(table) {
 		return nil, fmt.Errorf("fleet: table name %q is not a lower-case identifier", table)
 	}
-	rows, err := db.QueryContext(ctx, `SELECT fleet, id, demand, max_conns, share, capacity, ttl_ms, heartbeat, joined, extract(epoch FROM now() - heartbeat)::float8
+	rows, err := db.QueryContext(ctx, `SELECT fleet, id, demand, max_conns, share, target, capacity, ttl_ms, heartbeat, joined, extract(epoch FROM now() - heartbeat)::float8
 FROM `+table+` ORDER BY fleet, id`)
 	if err != nil {
 		return nil, fmt.Errorf("fleet: read %s: %w", table, err)
@@ -152,7 +167,7 @@ FROM `+table+` ORDER BY fleet, id`)
 		var r Row
 		var age float64
 		var ttl int64
-		if err := rows.Scan(&r.Fleet, &r.ID, &r.Demand, &r.MaxConns, &r.Share, &r.Capacity, &ttl, &r.Heartbeat, &r.Joined, &age); err != nil {
+		if err := rows.Scan(&r.Fleet, &r.ID, &r.Demand, &r.MaxConns, &r.Share, &r.Target, &r.Capacity, &ttl, &r.Heartbeat, &r.Joined, &age); err != nil {
 			return nil, fmt.Errorf("fleet: read %s: %w", table, err)
 		}
 		r.Age = time.Duration(age * float64(time.Second))

@@ -109,9 +109,8 @@ func fleetCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	return 0
 }
 
-// printFleet prints rows grouped by fleet, with each live instance's
-// target share as the instances compute it (Allocate over the live rows,
-// epoch 0: the rotating units are shown on the smallest IDs).
+// printFleet prints rows grouped by fleet, with the target each live
+// instance's last allocation gave it.
 func printFleet(w io.Writer, rows []fleet.Row, only string) {
 	byFleet := map[string][]fleet.Row{}
 	for _, r := range rows {
@@ -131,24 +130,21 @@ func printFleet(w io.Writer, rows []fleet.Row, only string) {
 		}
 	}) {
 		rs := byFleet[name]
-		var live []fleet.Instance
 		capacity, held, nLive := 0, 0, 0
 		var demand float64
 		for _, r := range rs {
 			if r.Live() {
-				live = append(live, r.Instance)
 				capacity = max(capacity, r.Capacity)
 				held += r.Share
 				demand += r.Demand
 				nLive++
 			}
 		}
-		targets := fleet.Allocate(capacity, 0, live)
 		fmt.Fprintf(w, "fleet %s: %d live instance(s) of %d rows, capacity %d, shares held %d, demand %.1f\n", name, nLive, len(rs), capacity, held, demand)
 		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 		fmt.Fprintln(tw, "  instance\tstate\tdemand\tmax\tshare\ttarget\tlast heartbeat\tjoined")
 		for _, r := range rs {
-			state, target := "live", fmt.Sprint(targets[r.ID])
+			state, target := "live", fmt.Sprint(r.Target)
 			if !r.Live() {
 				state, target = "expired", "-"
 			}
