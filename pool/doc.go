@@ -46,14 +46,15 @@
 //	signal                                          class            retried
 //	ErrCommitUnknown (COMMIT sent, answer lost)     connection_lost  never
 //	ErrOpTimeout: OpTimeout/TxTimeout expired       timeout          never
-//	the caller's ctx ended (context.Canceled, its   canceled         never; not a failure
-//	  own deadline, SQLite SQLITE_INTERRUPT)
+//	the caller's ctx ended (the executor marks it;  canceled         never; not a failure
+//	  context.Canceled)
 //	at connect: 53300, or a pooler's text above     exhausted        if nothing sent (*)
 //	at connect: 57P03, class 08                     transient        if nothing sent (*)
 //	at connect: other SQLSTATE (28P01 auth, ...)    by code, below
 //	at connect: timeout (connect_timeout)           timeout          if nothing sent (*)
 //	at connect: no server answer (refused, DNS)     transient        if nothing sent (*)
 //	53300                                           exhausted        if nothing sent (*)
+//	context.DeadlineExceeded (the caller's own)     canceled         never; not a failure
 //	40001, 40P01                                    conflict         Transaction re-runs fn
 //	42P05, 26000                                    pooler_mismatch  never; "use pgbouncer=true"
 //	57014 (statement_timeout, cancel request)       timeout          never
@@ -61,6 +62,7 @@
 //	class 23; SQLITE_CONSTRAINT; GORM's translated  constraint       never
 //	any other SQLSTATE                              permanent        never
 //	SQLITE_BUSY, SQLITE_LOCKED                      transient        if nothing sent (*)
+//	SQLITE_INTERRUPT (ctx ended)                    canceled         never
 //	other SQLite result codes                       permanent        never
 //	pgconn.SafeToRetry, driver.ErrBadConn           transient        if nothing sent (*)
 //	EOF, ECONNRESET, EPIPE, closed conn, net.Error  connection_lost  only Idempotent calls
