@@ -147,7 +147,7 @@ func (e *Executor) Run(ctx context.Context, fn func(context.Context) error, opts
 			o.op, o.coll = x.op, x.coll
 		}
 	}
-	if e.tr.t != nil {
+	if e.tr.on(ctx) {
 		return e.runTraced(ctx, fn, o)
 	}
 	// The first attempt, spelled out here rather than through attempt, so
@@ -170,6 +170,7 @@ func (e *Executor) Run(ctx context.Context, fn func(context.Context) error, opts
 type callState struct {
 	attempts int
 	wait     time.Duration
+	traced   bool // the Tracer's events run for this call
 }
 
 // retry runs the retries of a call whose attempt failed with err.
@@ -192,7 +193,7 @@ func (e *Executor) runTraced(ctx context.Context, fn func(context.Context) error
 	queued := e.queue.len > 0 || e.inFlight >= e.lim.limit
 	e.mu.Unlock()
 	ctx = e.tr.t.CallStart(ctx, CallStartEvent{Operation: o.op, Collection: o.coll, Tx: o.tx, Queued: queued})
-	var st callState
+	st := callState{traced: true}
 	err := e.attempt(ctx, fn, o.timeout, &st, false)
 	if err != nil && e.retryable(err, o) {
 		err = e.retry(ctx, fn, o, err, &st)
@@ -359,7 +360,7 @@ func (e *Executor) admitted(ctx context.Context, fn func(context.Context) error,
 	if p.err != nil {
 		return p.err
 	}
-	if e.tr.admit != nil {
+	if st.traced && e.tr.admit != nil {
 		e.tr.admit.CallAdmitted(ctx, AdmittedEvent{QueueWait: p.wait, Attempt: st.attempts})
 	}
 	runCtx := ctx

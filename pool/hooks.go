@@ -12,7 +12,8 @@ import (
 // last attempt), with the ctx CallStart returned. Both must be quick and
 // must not block: they run on every call's path.
 //
-// A Tracer may also implement [AdmitTracer] and [RetryTracer]; the
+// A Tracer may also implement [AdmitTracer], [RetryTracer] and
+// [EnabledTracer]; the
 // executor checks once, when it is built, which of them it does.
 // Calls that join a transaction (see [Pool.Transaction]) take no slot and
 // are not traced; the Transaction itself is, as one call with Tx set.
@@ -33,6 +34,15 @@ type AdmitTracer interface {
 // for a slot again.
 type RetryTracer interface {
 	CallRetry(ctx context.Context, ev RetryEvent)
+}
+
+// EnabledTracer is an optional extension of [Tracer]: Enabled runs on the
+// caller's goroutine before each call; when it reports false the call is
+// not traced at all (none of the Tracer's methods run for it), and costs
+// what an untraced call costs. A Tracer whose backend may record nothing
+// (OpenTelemetry with no provider set) implements it to be free when off.
+type EnabledTracer interface {
+	Enabled(ctx context.Context) bool
 }
 
 // CallStartEvent describes a call as it enters the executor.
@@ -126,9 +136,15 @@ type ErrorEvent struct {
 
 // tracers holds the Tracer and the extensions it implements, resolved once.
 type tracers struct {
-	t     Tracer
-	admit AdmitTracer
-	retry RetryTracer
+	t       Tracer
+	admit   AdmitTracer
+	retry   RetryTracer
+	enabled EnabledTracer
+}
+
+// on reports whether this call is traced.
+func (tr *tracers) on(ctx context.Context) bool {
+	return tr.t != nil && (tr.enabled == nil || tr.enabled.Enabled(ctx))
 }
 
 func newTracers(t Tracer) tracers {
@@ -138,5 +154,6 @@ func newTracers(t Tracer) tracers {
 	tr := tracers{t: t}
 	tr.admit, _ = t.(AdmitTracer)
 	tr.retry, _ = t.(RetryTracer)
+	tr.enabled, _ = t.(EnabledTracer)
 	return tr
 }

@@ -42,12 +42,12 @@ func (e *Executor) retryLoop(ctx context.Context, fn func(context.Context) error
 				return errors.Join(last, ErrRetryBudget)
 			}
 			e.retried.Add(1)
-			if e.cfg.OnRetry != nil || e.tr.retry != nil {
+			if e.cfg.OnRetry != nil || (st.traced && e.tr.retry != nil) {
 				ev := RetryEvent{Attempt: calls, Class: e.cfg.Classify(last), Err: last, Backoff: backoff}
 				if e.cfg.OnRetry != nil {
 					e.cfg.OnRetry(ev)
 				}
-				if e.tr.retry != nil {
+				if st.traced && e.tr.retry != nil {
 					e.tr.retry.CallRetry(ctx, ev)
 				}
 			}
