@@ -76,6 +76,15 @@ func (t *Telemetry) metering(ctx context.Context) bool {
 	return t.inst.duration.Enabled(ctx) || t.inst.wait.Enabled(ctx) || t.inst.use.Enabled(ctx) || t.inst.rows.Enabled(ctx)
 }
 
+var _ pool.EnabledTracer = (*Telemetry)(nil)
+
+// Enabled implements pool.EnabledTracer: a call is traced only when a
+// span or a call histogram would record it, and only after Observe. When
+// it is not, the executor runs it as if there were no Tracer.
+func (t *Telemetry) Enabled(ctx context.Context) bool {
+	return t.attrs.Load() != nil && (t.tracing() || t.metering(ctx))
+}
+
 // call is what CallStart learns and the later events need.
 type call struct {
 	span     trace.Span // nil when not tracing
