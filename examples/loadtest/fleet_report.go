@@ -188,10 +188,16 @@ func fleetReport(c *config, r *rawResult) *fleetSummary {
 		f.MeanLimitSum = sum / float64(wTo-wFrom)
 		f.UsePct = 100 * f.MeanLimitSum / float64(f.Capacity)
 	}
-	if c.Kill > 0 {
-		for b := bucketOf(c.KillAfter) + 1; b < n; b++ {
+	killedAt := time.Duration(-1)
+	for _, in := range r.perInstance {
+		if in.killed {
+			killedAt = max(killedAt, in.killedAt)
+		}
+	}
+	if killedAt >= 0 {
+		for b := bucketOf(killedAt) + 1; b < n; b++ {
 			if f.LimitSum[b] >= f.Capacity-1 {
-				f.ReclaimS = (time.Duration(b)*bucketWidth - c.KillAfter).Seconds()
+				f.ReclaimS = (time.Duration(b)*bucketWidth - killedAt).Seconds()
 				break
 			}
 		}
