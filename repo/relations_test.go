@@ -303,3 +303,60 @@ func TestLinks(t *testing.T) {
 		})
 	}
 }
+
+// TestUpdateWritesNoRelation: Update leaves belongs-to, many2many and
+// has-many associations in v alone, on both databases.
+func TestUpdateWritesNoRelation(t *testing.T) {
+	for _, b := range backends {
+		t.Run(b.name, func(t *testing.T) {
+			c := newConduit(t, b.open)
+			ctx := context.Background()
+			before := snapshot(t, c.p)
+			a := c.a3
+			a.Author = rwUser{ID: c.ann.ID, Username: "renamed"}
+			a.Tags = []rwTag{{Name: "new-tag"}, c.dragons}
+			a.Comments = []rwComment{{Body: "new", AuthorID: c.bo.ID}}
+			a.FavoritedBy = []rwUser{c.jake}
+			if err := c.articles.Update(ctx, &a); err != nil {
+				t.Fatal(err)
+			}
+			if after := snapshot(t, c.p); after != before {
+				t.Fatalf("Update wrote associations:\n%s\n%s", before, after)
+			}
+			a.Title = "changed"
+			if err := c.articles.Update(ctx, &a); err != nil {
+				t.Fatal(err)
+			}
+			if got, _ := c.articles.Get(ctx, a.ID); got.Title != "changed" {
+				t.Fatalf("title %q", got.Title)
+			}
+		})
+	}
+}
+
+func TestEachAndExistsWithRelations(t *testing.T) {
+	for _, b := range backends {
+		t.Run(b.name, func(t *testing.T) {
+			c := newConduit(t, b.open)
+			ctx := context.Background()
+			ok, err := c.articles.Exists(ctx, repo.Has("FavoritedBy", repo.Where("username", repo.Eq, "bo")).And("Author.Username", repo.Eq, "jake"))
+			if err != nil || !ok {
+				t.Fatalf("Exists: %v %v", ok, err)
+			}
+			ok, err = c.articles.Exists(ctx, repo.Has("FavoritedBy", repo.Where("username", repo.Eq, "bo")).And("Author.Username", repo.Eq, "ann"))
+			if err != nil || ok {
+				t.Fatalf("Exists (none): %v %v", ok, err)
+			}
+			var seen []string
+			err = c.articles.Each(ctx, repo.Has("Tags", repo.All()).Preload("Author").Limit(10), 1, func(batch []rwArticle) error {
+				for _, a := range batch {
+					seen = append(seen, a.Title+"/"+a.Author.Username)
+				}
+				return nil
+			})
+			if want := []string{c.a1.Title + "/jake", c.a2.Title + "/jake"}; err != nil || !slices.Equal(seen, want) {
+				t.Fatalf("Each: %q %v, want %q", seen, err, want)
+			}
+		})
+	}
+}
