@@ -550,7 +550,7 @@ type ExecutorStats struct {
 	Retried        int64 // retries made
 	Rejected       int64 // calls refused with ErrQueueFull
 	TimedOut       int64 // calls that gave up with ErrQueueTimeout
-	Canceled       int64 // calls whose ctx ended while queued
+	Canceled       int64 // attempts whose ctx ended before they ran: while queued, or before they asked for a slot
 	Exhaustions    int64 // attempts that failed with a pool-exhaustion error
 	LimitDecreases int64 // times the adaptive limit was lowered
 	LimitIncreases int64 // times it was raised (probes above the plateau)
