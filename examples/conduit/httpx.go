@@ -80,7 +80,8 @@ const statusClientClosedRequest = 499
 //   - the pool's queue full or timed out, the database out of
 //     connections, or the pool closed (shutting down): 503 with
 //     Retry-After, so that the client retries, possibly elsewhere.
-//   - the operation's deadline (pool.Config.OpTimeout): 504, logged.
+//   - the operation's deadline (pool.Config.OpTimeout) or the
+//     server's statement_timeout: 504, logged.
 //   - anything else: 500, logged at Error.
 func (s *server) fail(w http.ResponseWriter, r *http.Request, err error) {
 	switch {
@@ -98,7 +99,7 @@ func (s *server) fail(w http.ResponseWriter, r *http.Request, err error) {
 	case errors.Is(err, pool.ErrClosed):
 		w.Header().Set("Retry-After", "1")
 		writeErrors(w, http.StatusServiceUnavailable, "shutting down, retry shortly")
-	case errors.Is(err, context.DeadlineExceeded):
+	case errors.Is(err, context.DeadlineExceeded), pool.Classify(err) == pool.Timeout: // OpTimeout, statement_timeout (57014)
 		s.log.Warn("conduit: database operation timed out", "method", r.Method, "path", r.URL.Path, "err", err)
 		writeErrors(w, http.StatusGatewayTimeout, "the database operation timed out")
 	default:

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgconn"
 	"gorm.io/gorm"
 
 	"github.com/tollgate-db/tollgate/internal/testdb"
@@ -32,6 +33,8 @@ func TestFailMapsErrors(t *testing.T) {
 		{"pool closed", fmt.Errorf("repo: get users 1: %w", pool.ErrClosed), false, 503, "shutting down", true, ""},
 		{"queue timeout", fmt.Errorf("repo: find users: %w", pool.ErrQueueTimeout), false, 503, "busy", true, ""},
 		{"op deadline", fmt.Errorf("repo: get users 1: %w", context.DeadlineExceeded), false, 504, "timed out", false, "WARN"},
+		{"statement_timeout", fmt.Errorf("repo: find users: %w", &pgconn.PgError{Code: "57014", Message: "canceling statement due to statement timeout"}), false, 504, "timed out", false, "WARN"},
+		{"pool op timeout", fmt.Errorf("repo: find users: %w", pool.ErrOpTimeout), false, 504, "timed out", false, "WARN"},
 		{"not found", fmt.Errorf("repo: get users 1: %w", repo.ErrNotFound), false, 404, "not found", false, ""},
 		{"client gone", fmt.Errorf("repo: get users 1: %w", context.Canceled), true, statusClientClosedRequest, "", false, "DEBUG"},
 		{"client gone during the op deadline", fmt.Errorf("repo: get users 1: %w", context.DeadlineExceeded), true, statusClientClosedRequest, "", false, "DEBUG"},

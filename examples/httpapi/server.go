@@ -260,7 +260,8 @@ func (s *server) createUser(w http.ResponseWriter, r *http.Request) {
 //     connections: 503 with Retry-After.
 //   - the pool closed (the instance is shutting down): 503 with
 //     Retry-After, so that the client retries, on another instance.
-//   - the operation's deadline (pool.Config.OpTimeout) while the client
+//   - the operation's deadline (pool.Config.OpTimeout) or the
+//     server's statement_timeout while the client
 //     still waits: 504, logged at Warn.
 //   - anything else: 500, logged at Error.
 func (s *server) fail(w http.ResponseWriter, r *http.Request, err error) {
@@ -280,7 +281,7 @@ func (s *server) fail(w http.ResponseWriter, r *http.Request, err error) {
 	case errors.Is(err, pool.ErrClosed):
 		w.Header().Set("Retry-After", "1")
 		writeError(w, http.StatusServiceUnavailable, "shutting down, retry shortly")
-	case errors.Is(err, context.DeadlineExceeded):
+	case errors.Is(err, context.DeadlineExceeded), pool.Classify(err) == pool.Timeout: // OpTimeout, statement_timeout (57014)
 		s.log.Warn("httpapi: database operation timed out", "method", r.Method, "path", r.URL.Path, "err", err)
 		writeError(w, http.StatusGatewayTimeout, "the database operation timed out")
 	default:
