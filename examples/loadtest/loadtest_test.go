@@ -50,6 +50,7 @@ type result struct {
 		P99        float64 `json:"p99_tollgate_over_baseline"`
 		Throughput float64 `json:"throughput_tollgate_over_baseline"`
 	} `json:"ratios"`
+	Rounds json.RawMessage `json:"rounds"`
 }
 
 type modeFigures struct {
