@@ -29,15 +29,15 @@ type opCtx struct {
 
 	// prev and next link the attempt in its opList, under the list's lock.
 	prev, next *opCtx
-	listed     bool
 
 	mu         sync.Mutex // guards the fields below
 	err        error
 	done       chan struct{}      // made on the first Done; closed when err is set
 	stopParent func() bool        // the parent watch, once Done registered it
 	fns        [inlineFns]afterFn // AfterFunc callbacks not yet run or stopped (f != nil)
-	moreFns    []afterFn          // beyond inlineFns; rare
+	moreFns    *[]afterFn         // beyond inlineFns; rare
 	nextID     uint32
+	listed     bool // in its opList (under the list's lock, like prev and next)
 
 	att attempt // what of this attempt reached the server (attempt.go)
 }
@@ -120,10 +120,13 @@ func (c *opCtx) removeFn(id uint32) bool {
 			return true
 		}
 	}
-	for i, x := range c.moreFns {
-		if x.id == id {
-			c.moreFns = append(c.moreFns[:i], c.moreFns[i+1:]...)
-			return true
+	if c.moreFns != nil {
+		more := *c.moreFns
+		for i, x := range more {
+			if x.id == id {
+				*c.moreFns = append(more[:i], more[i+1:]...)
+				return true
+			}
 		}
 	}
 	return false
@@ -150,7 +153,10 @@ func (c *opCtx) AfterFunc(f func()) func() bool {
 		}
 	}
 	if !placed {
-		c.moreFns = append(c.moreFns, afterFn{id: id, f: f})
+		if c.moreFns == nil {
+			c.moreFns = new([]afterFn)
+		}
+		*c.moreFns = append(*c.moreFns, afterFn{id: id, f: f})
 	}
 	c.mu.Unlock()
 	return func() bool { return c.removeFn(id) }
@@ -178,8 +184,10 @@ func (c *opCtx) cancel(err error) {
 			go a.f()
 		}
 	}
-	for _, a := range more {
-		go a.f()
+	if more != nil {
+		for _, a := range *more {
+			go a.f()
+		}
 	}
 }
 
