@@ -7,8 +7,10 @@
 // "tollgate.".
 //
 // It imports the OpenTelemetry API only: the application chooses the SDK
-// and the exporters. With no provider configured it costs nothing beyond a
-// few checks per call and allocates nothing.
+// and the exporters. With no provider configured its Enabled (the pool's
+// optional EnabledTracer) answers false after two reads of the global
+// providers, the call runs as if there were no Tracer, and nothing is
+// allocated.
 //
 //	tel, err := otelpool.New(otelpool.Config{})
 //	p, err := pool.Open(ctx, pool.Config{DatabaseURL: url, Tracer: tel})
