@@ -40,11 +40,11 @@ func (p *Pool) queryLogger() logger.Interface {
 	if slow < 0 {
 		slow = 0 // GORM's "off"
 	}
-	var secrets []string // the pool's password, as written and decoded
+	var masker *redact.Masker // the pool's password, as written and decoded
 	if p.url.p != nil {
-		secrets = p.url.p.secrets
+		masker = p.url.p.masker
 	}
-	h := &queryHandler{next: p.cfg.Logger.With("component", "tollgate/sql").Handler(), secrets: secrets}
+	h := &queryHandler{next: p.cfg.Logger.With("component", "tollgate/sql").Handler(), masker: masker}
 	return sqlLogger{
 		Interface: logger.NewSlogLogger(slog.New(h), logger.Config{
 			LogLevel:                  level,
@@ -227,8 +227,8 @@ func (l sqlLogger) ParamsFilter(ctx context.Context, sql string, params ...any) 
 // canceled statement's Error to Debug, and masks secrets in every string
 // of the record before passing it on.
 type queryHandler struct {
-	next    slog.Handler
-	secrets []string
+	next   slog.Handler
+	masker *redact.Masker
 }
 
 func statementLevel(ctx context.Context, l slog.Level) slog.Level {
@@ -246,7 +246,7 @@ func (h *queryHandler) Enabled(ctx context.Context, l slog.Level) bool {
 }
 
 func (h *queryHandler) Handle(ctx context.Context, r slog.Record) error {
-	out := slog.NewRecord(r.Time, statementLevel(ctx, r.Level), redact.Text(r.Message, h.secrets...), r.PC)
+	out := slog.NewRecord(r.Time, statementLevel(ctx, r.Level), h.masker.Text(r.Message), r.PC)
 	r.Attrs(func(a slog.Attr) bool {
 		out.AddAttrs(h.attr(a))
 		return true
@@ -259,11 +259,11 @@ func (h *queryHandler) WithAttrs(as []slog.Attr) slog.Handler {
 	for i, a := range as {
 		clean[i] = h.attr(a)
 	}
-	return &queryHandler{next: h.next.WithAttrs(clean), secrets: h.secrets}
+	return &queryHandler{next: h.next.WithAttrs(clean), masker: h.masker}
 }
 
 func (h *queryHandler) WithGroup(name string) slog.Handler {
-	return &queryHandler{next: h.next.WithGroup(name), secrets: h.secrets}
+	return &queryHandler{next: h.next.WithGroup(name), masker: h.masker}
 }
 
 // attr returns a with every string in it masked: strings, groups, and
@@ -272,7 +272,7 @@ func (h *queryHandler) attr(a slog.Attr) slog.Attr {
 	v := a.Value.Resolve()
 	switch v.Kind() {
 	case slog.KindString:
-		return slog.String(a.Key, redact.Text(v.String(), h.secrets...))
+		return slog.String(a.Key, h.masker.Text(v.String()))
 	case slog.KindGroup:
 		g := v.Group()
 		clean := make([]slog.Attr, len(g))
@@ -281,7 +281,7 @@ func (h *queryHandler) attr(a slog.Attr) slog.Attr {
 		}
 		return slog.Attr{Key: a.Key, Value: slog.GroupValue(clean...)}
 	case slog.KindAny:
-		return slog.String(a.Key, redact.Text(fmt.Sprint(v.Any()), h.secrets...))
+		return slog.String(a.Key, h.masker.Text(fmt.Sprint(v.Any())))
 	}
 	return slog.Attr{Key: a.Key, Value: v}
 }

@@ -13,7 +13,7 @@ func (p *Pool) sanitize(err error) error {
 	if p.url.p == nil {
 		return redact.Error(err)
 	}
-	return redact.Error(err, p.url.p.secrets...)
+	return p.url.p.masker.Error(err)
 }
 
 // String shows c with DatabaseURL redacted, so that printing a Config

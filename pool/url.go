@@ -52,8 +52,8 @@ type URLSettings struct {
 
 // parsed is what ParseURL got from pgx: it holds the password.
 type parsed struct {
-	config  *pgx.ConnConfig
-	secrets []string // every secret as written and as decoded, for redact.Text
+	config *pgx.ConnConfig
+	masker *redact.Masker // every secret as written and as decoded
 }
 
 // ConnConfig returns a copy of the configuration pgx parsed from the URL,
@@ -88,7 +88,7 @@ func (s URLSettings) Scrub(msg string) string {
 	if s.p == nil {
 		return redact.Text(msg)
 	}
-	return redact.Text(msg, s.p.secrets...)
+	return s.p.masker.Text(msg)
 }
 
 // ErrInvalidURL is wrapped by every error ParseURL returns. Its messages
@@ -144,7 +144,7 @@ func ParseURL(raw string) (URLSettings, error) {
 		return URLSettings{}, err
 	}
 	s.ApplicationName = cc.RuntimeParams["application_name"]
-	s.p = &parsed{config: cc, secrets: secrets}
+	s.p = &parsed{config: cc, masker: redact.NewMasker(secrets...)}
 	return s, nil
 }
 

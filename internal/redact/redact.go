@@ -65,8 +65,25 @@ func Secrets(s string) []string {
 // and path escaping, Go quoting, libpq quoting) and the secrets of every
 // DSN it contains (URL userinfo, password= and sslpassword= values)
 // replaced by [Mask]. Empty secrets are ignored; a short secret masks each
-// of its occurrences, even inside other words.
+// of its occurrences, even inside other words. A caller that masks many
+// texts with the same secrets should keep a [Masker] instead.
 func Text(s string, secrets ...string) string {
+	for _, sec := range secrets {
+		if sec != "" && len(sec) <= len(s) { // every encoded form is as long or longer
+			return NewMasker(secrets...).Text(s)
+		}
+	}
+	return apply(s, textSpans(s))
+}
+
+// Masker masks a fixed set of secrets, their encoded forms computed once.
+// It is safe for concurrent use.
+type Masker struct {
+	variants []string // longest first
+}
+
+// NewMasker prepares the secrets for [Masker.Text].
+func NewMasker(secrets ...string) *Masker {
 	var all []string
 	for _, sec := range secrets {
 		if sec == "" {
@@ -81,13 +98,32 @@ func Text(s string, secrets ...string) string {
 	// Longest first, so that an encoded form is not half-replaced by a
 	// shorter one it contains.
 	slices.SortFunc(all, func(a, b string) int { return len(b) - len(a) })
-	all = slices.Compact(all)
-	for _, sec := range all {
-		if strings.Contains(s, sec) {
-			s = strings.ReplaceAll(s, sec, Mask)
+	return &Masker{variants: slices.Compact(all)}
+}
+
+// Text is [Text] with the Masker's secrets.
+func (m *Masker) Text(s string) string {
+	if m != nil {
+		for _, v := range m.variants {
+			if len(v) <= len(s) && strings.Contains(s, v) {
+				s = strings.ReplaceAll(s, v, Mask)
+			}
 		}
 	}
 	return apply(s, textSpans(s))
+}
+
+// Error is [Error] with the Masker's secrets.
+func (m *Masker) Error(err error) error {
+	if err == nil {
+		return nil
+	}
+	msg := err.Error()
+	clean := m.Text(msg)
+	if clean == msg {
+		return err
+	}
+	return &maskedError{msg: clean, err: err}
 }
 
 type span struct{ start, end int }

@@ -94,3 +94,22 @@ func TestLargeIsLinear(t *testing.T) {
 		}
 	}
 }
+
+// A Masker masks as Text does, with the encodings computed once.
+func TestMaskerMatchesText(t *testing.T) {
+	secrets := []string{"my secret", `a"b`, "p@ss/w0rd"}
+	m := redact.NewMasker(secrets...)
+	for _, in := range []string{
+		"escaped my%20secret and my+secret and \"a\\\"b\"",
+		"dial postgres://u:p@ss/w0rd@h/db: p%40ss%2Fw0rd refused",
+		"nothing here", "",
+	} {
+		if got, want := m.Text(in), redact.Text(in, secrets...); got != want {
+			t.Errorf("Masker.Text(%q) = %q, Text = %q", in, got, want)
+		}
+	}
+	var nilMasker *redact.Masker
+	if got := nilMasker.Text("password=x"); got != "password=xxxxx" {
+		t.Errorf("nil Masker: %q", got)
+	}
+}
