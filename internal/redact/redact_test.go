@@ -26,7 +26,7 @@ func TestDSN(t *testing.T) {
 		{"postgres://h/db?password=50%off&sslmode=disable", "postgres://h/db?password=xxxxx&sslmode=disable", []string{"50%off"}},
 		{"postgres://h/db?PassWord=abc&SSLPASSWORD=def", "postgres://h/db?PassWord=xxxxx&SSLPASSWORD=xxxxx", []string{"abc", "def"}},
 		{"postgres://h/db?pass%77ord=abc", "postgres://h/db?pass%77ord=xxxxx", []string{"abc"}},
-		{"postgres://h/db?password=a&bcd&x=1", "postgres://h/db?password=xxxxx&xxxxx&x=1", []string{"bcd"}},
+		{"postgres://h/db?password=a&bcd&x=1&sslmode=disable", "postgres://h/db?password=xxxxx&xxxxx&xxxxx&sslmode=disable", []string{"bcd", "x=1"}},
 		{"postgres://h/db?password=a=b", "postgres://h/db?password=xxxxx", []string{"a=b"}},
 		{"postgres://u:pw@[::1]:5432/db", "postgres://u:xxxxx@[::1]:5432/db", []string{"pw"}},
 		{"host=h password=s3cret dbname=d", "host=h password=xxxxx dbname=d", []string{"s3cret"}},
@@ -111,5 +111,21 @@ func TestMaskerMatchesText(t *testing.T) {
 	var nilMasker *redact.Masker
 	if got := nilMasker.Text("password=x"); got != "password=xxxxx" {
 		t.Errorf("nil Masker: %q", got)
+	}
+}
+
+// A pair with an unusual key right after a secret is hidden with it: it
+// may be the rest of a password with a raw '&' or space.
+func TestTailAfterSecret(t *testing.T) {
+	for in, want := range map[string]string{
+		"postgres://h/db?password=&000000=&sslmode=disable":    "postgres://h/db?password=&xxxxx&sslmode=disable",
+		"postgres://h/db?password=ab&cd=ef&gh=ij&timezone=UTC": "postgres://h/db?password=xxxxx&xxxxx&xxxxx&timezone=UTC",
+		"postgres://h/db?sslmode=disable&weird=1":              "postgres://h/db?sslmode=disable&weird=1",
+		"host=h password=ab cd=ef dbname=d":                    "host=h password=xxxxx xxxxx dbname=d",
+		"host=h password=ab dbname=d x=y":                      "host=h password=xxxxx dbname=d x=y",
+	} {
+		if got := redact.DSN(in); got != want {
+			t.Errorf("DSN(%q) = %q, want %q", in, got, want)
+		}
 	}
 }

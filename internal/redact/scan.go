@@ -49,6 +49,7 @@ func urlSpans(s string, rest int) []span {
 		return out
 	}
 	pos := hostStart + q + 1
+	afterSecret := false
 	for _, pair := range strings.Split(h[q+1:], "&") {
 		eq := strings.IndexByte(pair, '=')
 		switch {
@@ -57,10 +58,43 @@ func urlSpans(s string, rest int) []span {
 			out = append(out, span{pos, pos + len(pair)})
 		case looksSecret(lenientDecode(pair[:eq])):
 			out = append(out, span{pos + eq + 1, pos + len(pair)})
+			afterSecret = true
+		case afterSecret && !knownKey(lenientDecode(pair[:eq])):
+			// A pair no one would write, right after a secret: maybe the
+			// tail of a password with a raw '&' in it.
+			out = append(out, span{pos, pos + len(pair)})
+		default:
+			afterSecret = false
 		}
 		pos += len(pair) + 1
 	}
 	return out
+}
+
+// knownKeys are the parameters a connection string commonly carries:
+// libpq's, pgx's, Prisma's and frequent server settings. A pair with
+// another key right after a secret is hidden with it.
+var knownKeys = []string{
+	"host", "hostaddr", "port", "dbname", "database", "user", "passfile", "connect_timeout",
+	"sslmode", "sslkey", "sslcert", "sslcertmode", "sslrootcert", "sslnegotiation", "sslsni", "sslcrl", "sslcrldir",
+	"krbspn", "krbsrvname", "gssencmode", "target_session_attrs", "load_balance_hosts", "service", "servicefile",
+	"min_protocol_version", "max_protocol_version", "channel_binding", "require_auth", "application_name",
+	"fallback_application_name", "options", "client_encoding", "keepalives", "keepalives_idle", "ssl",
+	"statement_cache_capacity", "description_cache_capacity", "default_query_exec_mode",
+	"pool_max_conns", "pool_min_conns", "pool_max_conn_lifetime", "pool_max_conn_idle_time", "pool_health_check_period",
+	"connection_limit", "pool_timeout", "pgbouncer", "socket_timeout", "statement_cache_size", "schema",
+	"sslidentity", "sslaccept", "search_path", "timezone", "statement_timeout", "lock_timeout",
+	"idle_in_transaction_session_timeout", "datestyle", "intervalstyle", "work_mem", "role",
+}
+
+func knownKey(k string) bool {
+	k = asciiLower(strings.Trim(k, " "))
+	for _, n := range knownKeys {
+		if k == n {
+			return true
+		}
+	}
+	return false
 }
 
 // hostListEnd is where the host list of p (what follows the userinfo)
@@ -121,6 +155,7 @@ func allDigits(s string) bool {
 func kvSpans(s string) []span {
 	var out []span
 	pos := 0
+	afterSecret := false
 	for {
 		for pos < len(s) && isSpace(s[pos]) {
 			pos++
@@ -144,8 +179,16 @@ func kvSpans(s string) []span {
 		if !ok {
 			return append(out, span{v, len(s)})
 		}
-		if looksSecret(key) {
+		switch {
+		case looksSecret(key):
 			out = append(out, span{v, end})
+			afterSecret = true
+		case afterSecret && !knownKey(key):
+			// A key no one would write, right after a secret: maybe the
+			// tail of a password with a raw space in it.
+			out = append(out, span{pos, end})
+		default:
+			afterSecret = false
 		}
 		pos = end
 	}
