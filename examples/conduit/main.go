@@ -12,24 +12,19 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"github.com/tollgate-db/tollgate/internal/httpserve"
 	"log/slog"
 	"net"
-	"net/http"
 	"os"
 	"os/signal"
 	"path/filepath"
-	"sync"
 	"syscall"
-	"time"
 
 	"github.com/glebarez/sqlite"
 
 	"github.com/tollgate-db/tollgate/internal/dotenv"
 	"github.com/tollgate-db/tollgate/pool"
 )
-
-// shutdownTimeout bounds the drain: in-flight requests, then pool calls.
-const shutdownTimeout = 20 * time.Second
 
 func main() {
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
@@ -101,7 +96,7 @@ func run(ctx context.Context, log *slog.Logger) error {
 		return err
 	}
 	defer srv.Close()
-	return serve(ctx, closeDB, log, site{ln, srv}, site{adminLn, srv.Admin()})
+	return serve(ctx, closeDB, log, site{Listener: ln, Handler: srv}, site{Listener: adminLn, Handler: srv.Admin()})
 }
 
 // jwtSecret is JWT_SECRET, or a random key when it is unset: tokens then
@@ -165,52 +160,10 @@ func openPool(ctx context.Context, databaseURL string, log *slog.Logger) (*pool.
 }
 
 // site is one listener and the handler it serves.
-type site struct {
-	ln net.Listener
-	h  http.Handler
-}
+type site = httpserve.Site
 
 // serve answers on every site until ctx ends or one of them fails, then
-// shuts down in order: stop accepting and wait for in-flight requests on
-// every site (http.Server.Shutdown), then closeDB (the fleet membership,
-// then the pool, which drains).
+// drains in order (see httpserve.Run): requests first, then closeDB.
 func serve(ctx context.Context, closeDB func(context.Context) error, log *slog.Logger, sites ...site) error {
-	servers := make([]*http.Server, len(sites))
-	errc := make(chan error, len(sites))
-	for i, st := range sites {
-		hs := &http.Server{
-			Handler:           st.h,
-			ReadHeaderTimeout: 5 * time.Second,
-			ReadTimeout:       15 * time.Second,
-			WriteTimeout:      30 * time.Second,
-			IdleTimeout:       2 * time.Minute,
-			ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-		}
-		servers[i] = hs
-		go func() { errc <- hs.Serve(st.ln) }()
-	}
-
-	var serveErr error
-	pending := len(sites) // Serve calls not yet returned
-	select {
-	case <-ctx.Done():
-		log.Info("conduit: shutting down")
-	case serveErr = <-errc:
-		pending--
-	}
-	sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
-	defer cancel()
-	shutErrs := make([]error, len(servers))
-	var wg sync.WaitGroup
-	for i, hs := range servers {
-		wg.Go(func() { shutErrs[i] = hs.Shutdown(sctx) })
-	}
-	wg.Wait()
-	for range pending {
-		if e := <-errc; !errors.Is(e, http.ErrServerClosed) {
-			serveErr = errors.Join(serveErr, e)
-		}
-	}
-	// Only now, with no request left in flight, is the pool closed.
-	return errors.Join(serveErr, errors.Join(shutErrs...), closeDB(sctx))
+	return httpserve.Run(ctx, "conduit", log, closeDB, sites...)
 }

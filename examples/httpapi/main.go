@@ -8,15 +8,13 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
+	"github.com/tollgate-db/tollgate/internal/httpserve"
 	"log/slog"
 	"net"
-	"net/http"
 	"os"
 	"os/signal"
 	"path/filepath"
-	"sync"
 	"syscall"
 	"time"
 
@@ -26,9 +24,6 @@ import (
 	"github.com/tollgate-db/tollgate/internal/dotenv"
 	"github.com/tollgate-db/tollgate/pool"
 )
-
-// shutdownTimeout bounds the drain: in-flight requests, then pool calls.
-const shutdownTimeout = 20 * time.Second
 
 func main() {
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
@@ -99,7 +94,7 @@ func run(ctx context.Context, log *slog.Logger) error {
 	log.Info("httpapi: listening", "addr", ln.Addr().String(), "admin_addr", adminLn.Addr().String(), "database", p.Target())
 	srv := newServer(p, serverConfig{HealthToken: os.Getenv("HEALTH_TOKEN"), Logger: log, Registry: reg})
 	defer srv.Close()
-	return serve(ctx, p, log, site{ln, srv}, site{adminLn, srv.Admin()})
+	return serve(ctx, p, log, site{Listener: ln, Handler: srv}, site{Listener: adminLn, Handler: srv.Admin()})
 }
 
 // listen listens on the address in the environment variable env, or on
@@ -141,51 +136,10 @@ func openPool(ctx context.Context, databaseURL string, log *slog.Logger, tr pool
 }
 
 // site is one listener and the handler it serves.
-type site struct {
-	ln net.Listener
-	h  http.Handler
-}
+type site = httpserve.Site
 
 // serve answers on every site until ctx ends or one of them fails, then
-// shuts down in order: stop accepting and wait for in-flight requests on
-// every site (http.Server.Shutdown), then drain and close the pool.
+// drains in order (see httpserve.Run): requests first, then the pool.
 func serve(ctx context.Context, p *pool.Pool, log *slog.Logger, sites ...site) error {
-	servers := make([]*http.Server, len(sites))
-	errc := make(chan error, len(sites))
-	for i, st := range sites {
-		hs := &http.Server{
-			Handler:           st.h,
-			ReadHeaderTimeout: 5 * time.Second,
-			ReadTimeout:       15 * time.Second,
-			WriteTimeout:      30 * time.Second,
-			IdleTimeout:       2 * time.Minute,
-			ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-		}
-		servers[i] = hs
-		go func() { errc <- hs.Serve(st.ln) }()
-	}
-
-	var serveErr error
-	pending := len(sites) // Serve calls not yet returned
-	select {
-	case <-ctx.Done():
-		log.Info("httpapi: shutting down")
-	case serveErr = <-errc:
-		pending--
-	}
-	sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
-	defer cancel()
-	shutErrs := make([]error, len(servers))
-	var wg sync.WaitGroup
-	for i, hs := range servers {
-		wg.Go(func() { shutErrs[i] = hs.Shutdown(sctx) })
-	}
-	wg.Wait()
-	for range pending {
-		if e := <-errc; !errors.Is(e, http.ErrServerClosed) {
-			serveErr = errors.Join(serveErr, e)
-		}
-	}
-	// Only now, with no request left in flight, is the pool closed.
-	return errors.Join(serveErr, errors.Join(shutErrs...), p.Close(sctx))
+	return httpserve.Run(ctx, "httpapi", log, p.Close, sites...)
 }

@@ -194,7 +194,9 @@ func TestServeShutsDownGracefully(t *testing.T) {
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
 	served := make(chan error, 1)
-	go func() { served <- serve(ctx, p, quiet, site{ln, h}, site{adminLn, http.NotFoundHandler()}) }()
+	go func() {
+		served <- serve(ctx, p, quiet, site{Listener: ln, Handler: h}, site{Listener: adminLn, Handler: http.NotFoundHandler()})
+	}()
 
 	got := make(chan string, 1)
 	go func() {
