@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"github.com/tollgate-db/tollgate/internal/redact"
 	"os"
 	"os/exec"
 	"strings"
@@ -55,7 +56,7 @@ func TestFleetSharesThePoolersBudget(t *testing.T) {
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	start := time.Now()
 	err := cmd.Run()
-	t.Logf("loadtest %s (%s)\n%s%s", strings.Join(args, " "), time.Since(start).Round(time.Millisecond), stdout.String(), stderr.String())
+	t.Logf("loadtest %s (%s)\n%s%s", redact.Text(strings.Join(args, " ")), time.Since(start).Round(time.Millisecond), stdout.String(), stderr.String())
 	if err != nil {
 		t.Fatalf("loadtest failed: %v", err)
 	}

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/tollgate-db/tollgate/internal/redact"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -92,7 +93,7 @@ func runLoadtest(t *testing.T, limit time.Duration, args ...string) result {
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	start := time.Now()
 	err := cmd.Run()
-	t.Logf("loadtest %s (%s)\n%s%s", strings.Join(args, " "), time.Since(start).Round(time.Millisecond), stdout.String(), stderr.String())
+	t.Logf("loadtest %s (%s)\n%s%s", redact.Text(strings.Join(args, " ")), time.Since(start).Round(time.Millisecond), stdout.String(), stderr.String())
 	if err != nil {
 		t.Fatalf("loadtest failed: %v", err)
 	}
