@@ -2,7 +2,6 @@ package pool
 
 import (
 	"database/sql"
-	"errors"
 	"sync/atomic"
 	"time"
 )
@@ -127,16 +126,4 @@ func (p *Pool) endCall(err error) error {
 		}
 	}
 	return err
-}
-
-// unwrapAll returns the innermost error of a chain, whose text is the
-// cause without the wrappers' repetition of the input.
-func unwrapAll(err error) error {
-	for {
-		u := errors.Unwrap(err)
-		if u == nil {
-			return err
-		}
-		err = u
-	}
 }
