@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"sync/atomic"
-	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
 )
@@ -64,9 +63,9 @@ func (c *attemptCtx) Value(key any) any {
 
 // attemptRun is one attempt as the pool sees it: see startAttempt.
 type attemptRun struct {
-	parent   context.Context // the caller's ctx
-	deadline time.Time       // the operation deadline; zero when the caller's is earlier
-	a        *attempt
+	parent context.Context // the caller's ctx
+	op     *opCtx          // the attempt's opCtx, with the operation deadline; nil when the caller's is earlier
+	a      *attempt
 }
 
 // startAttempt begins one attempt of a Pool call: ctx is the context the
@@ -76,7 +75,7 @@ type attemptRun struct {
 // The caller passes the work's error to finish.
 func startAttempt(ctx context.Context) (context.Context, attemptRun) {
 	if op, ok := ctx.(*opCtx); ok {
-		return ctx, attemptRun{parent: op.parent, deadline: op.deadline, a: &op.att}
+		return ctx, attemptRun{parent: op.parent, op: op, a: &op.att}
 	}
 	ac := &attemptCtx{Context: ctx}
 	return ac, attemptRun{parent: ctx, a: &ac.att}
@@ -112,7 +111,7 @@ func (r attemptRun) finish(err error) error {
 			}
 			return newCanceledError(r.parent, err)
 		}
-		if !r.deadline.IsZero() && !time.Now().Before(r.deadline) {
+		if r.op != nil && r.op.pastDeadline() {
 			return &opTimeoutError{err: err}
 		}
 	}

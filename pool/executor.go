@@ -88,7 +88,7 @@ func newExecutor(cfg ExecutorConfig) *Executor {
 		cfg.Classify = Classify
 	}
 	e := &Executor{cfg: cfg, tr: newTracers(cfg.Tracer), base: time.Now(), drained: make(chan struct{})}
-	e.ops.mu = &e.mu
+	e.ops = newOpList(&e.mu, e.base)
 	e.lim.init(cfg.MinConcurrent, cfg.MaxConcurrent)
 	e.budget.init(cfg.Retry.Budget, cfg.Retry.BudgetBurst)
 	return e
@@ -98,6 +98,10 @@ func newExecutor(cfg ExecutorConfig) *Executor {
 // time since, which reads one clock where time.Now reads two (on some
 // virtual machines a clock read is the fast path's dearest step).
 func (e *Executor) now() time.Time { return e.base.Add(time.Since(e.base)) }
+
+// mono is now as nanoseconds after base, which is how the operation
+// deadlines are kept (opList): no time.Time to build on the fast path.
+func (e *Executor) mono() int64 { return int64(time.Since(e.base)) }
 
 // CallOption changes how one call is run. Options are values: passing them
 // costs no allocation.
@@ -220,9 +224,9 @@ func (e *Executor) attempt(ctx context.Context, fn func(context.Context) error, 
 
 // pending is one attempt on its way to a slot.
 type pending struct {
-	op      *opCtx  // the attempt's context; nil when fn runs on ctx itself
-	w       *waiter // set while queued, and after a grant until release
-	now     time.Time
+	op      *opCtx    // the attempt's context; nil when fn runs on ctx itself
+	w       *waiter   // set while queued, and after a grant until release
+	now     time.Time // when it entered; set only when it queues
 	timeout time.Duration
 	wait    time.Duration
 	err     error // why it got no slot
@@ -241,8 +245,10 @@ func (e *Executor) enter(ctx context.Context, timeout time.Duration, retry bool,
 	if timeout == 0 {
 		timeout = e.cfg.OpTimeout
 	}
-	p.now, p.timeout = e.now(), timeout
-	if d, ok := ctx.Deadline(); !ok || d.Sub(p.now) > timeout {
+	p.timeout = timeout
+	mono := e.mono()
+	dl := deadlineAfter(mono, timeout)
+	if d, ok := ctx.Deadline(); !ok || d.Sub(e.base) > time.Duration(dl) {
 		p.op = newOpCtx(ctx) // else ctx's own deadline comes first: fn runs on ctx
 	}
 	e.mu.Lock()
@@ -254,7 +260,7 @@ func (e *Executor) enter(ctx context.Context, timeout time.Duration, retry bool,
 	if e.inFlight < e.lim.limit && e.queue.len == 0 {
 		e.inFlight++
 		if p.op != nil {
-			e.ops.addLocked(p.op, p.now.Add(timeout))
+			e.ops.addLocked(p.op, dl)
 		}
 		e.mu.Unlock()
 		e.waits.observe(0)
@@ -270,6 +276,7 @@ func (e *Executor) enter(ctx context.Context, timeout time.Duration, retry bool,
 		return
 	}
 	w := e.getWaiterLocked()
+	p.now = e.base.Add(time.Duration(mono))
 	w.enqueued, w.op, w.timeout = p.now, p.op, timeout
 	e.queue.pushBack(w)
 	e.armQueueTimerLocked()
@@ -431,14 +438,15 @@ func (e *Executor) release(c Class, err error, op *opCtx, w *waiter) {
 // not take mu again to claim it.
 func (e *Executor) grantLocked() {
 	if e.queue.len > 0 && e.inFlight < e.lim.limit {
-		now := e.now()
+		mono := e.mono()
+		now := e.base.Add(time.Duration(mono))
 		for e.queue.len > 0 && e.inFlight < e.lim.limit {
 			w := e.queue.popFront()
 			w.done = true
 			w.granted = now
 			e.inFlight++
 			if w.op != nil {
-				e.ops.addLocked(w.op, now.Add(w.timeout))
+				e.ops.addLocked(w.op, deadlineAfter(mono, w.timeout))
 			}
 			w.ready <- struct{}{}
 		}

@@ -2,6 +2,7 @@ package pool
 
 import (
 	"context"
+	"math"
 	"sync"
 	"time"
 )
@@ -24,32 +25,77 @@ import (
 // canceled, as WithDeadline's would be; Err is DeadlineExceeded after the
 // deadline, the parent's error after the parent ended, Canceled after end.
 type opCtx struct {
-	parent   context.Context
-	deadline time.Time // fixed when the attempt is admitted, before fn runs
+	parent context.Context
+	// The operation deadline, fixed when the attempt is admitted, before
+	// fn runs: dl nanoseconds after *base (its opList's base, a reading
+	// with the monotonic clock), so that admitting and watching it is
+	// integer arithmetic; Deadline makes the time.Time.
+	dl   int64
+	base *time.Time
 
 	// prev and next link the attempt in its opList, under the list's lock.
 	prev, next *opCtx
 
-	mu         sync.Mutex // guards the fields below
-	err        error
-	done       chan struct{}      // made on the first Done; closed when err is set
-	stopParent func() bool        // the parent watch, once Done registered it
-	fns        [inlineFns]afterFn // AfterFunc callbacks not yet run or stopped (f != nil)
-	moreFns    *[]afterFn         // beyond inlineFns; rare
+	mu         sync.Mutex        // guards the fields below
+	done       chan struct{}     // made on the first Done; closed when the context ends
+	stopParent func() bool       // the parent watch, once Done registered it
+	fns        [inlineFns]func() // AfterFunc callbacks not yet run or stopped (non-nil)
+	fnIDs      [inlineFns]uint32 // their registrations' ids (apart from fns: no padding)
+	moreFns    *[]afterFn        // beyond inlineFns; rare
 	nextID     uint32
-	listed     bool // in its opList (under the list's lock, like prev and next)
+	listed     bool    // in its opList (under the list's lock, like prev and next)
+	ended      endCode // why the context ended; 0 while it is live
 
 	att attempt // what of this attempt reached the server (attempt.go)
 }
 
 func newOpCtx(parent context.Context) *opCtx { return &opCtx{parent: parent} }
 
+// endCode is why an opCtx ended: a byte instead of an error value, which
+// keeps the opCtx in a smaller allocation size class. The parent's error is
+// read from the parent, whose Err, once set, does not change.
+type endCode uint8
+
+const (
+	live            endCode = iota
+	endedByEnd              // the attempt ended: Canceled
+	endedByDeadline         // the operation deadline: DeadlineExceeded
+	endedByParent           // the parent ended: its error
+)
+
+// errLocked is the context's error, nil while it is live.
+func (c *opCtx) errLocked() error {
+	switch c.ended {
+	case endedByEnd:
+		return context.Canceled
+	case endedByDeadline:
+		return context.DeadlineExceeded
+	case endedByParent:
+		return c.parent.Err()
+	}
+	return nil
+}
+
 func (c *opCtx) Deadline() (time.Time, bool) {
-	if d, ok := c.parent.Deadline(); ok && d.Before(c.deadline) {
+	dl := c.opDeadline()
+	if d, ok := c.parent.Deadline(); ok && d.Before(dl) {
 		return d, true
 	}
-	return c.deadline, true
+	return dl, true
 }
+
+// opDeadline is the operation deadline (the parent's may be earlier); zero
+// before the attempt is admitted.
+func (c *opCtx) opDeadline() time.Time {
+	if c.base == nil {
+		return time.Time{}
+	}
+	return c.base.Add(time.Duration(c.dl))
+}
+
+// pastDeadline reports whether the operation deadline has passed; false
+// before the attempt is admitted.
+func (c *opCtx) pastDeadline() bool { return c.base != nil && int64(time.Since(*c.base)) >= c.dl }
 
 func (c *opCtx) Done() <-chan struct{} {
 	c.mu.Lock()
@@ -60,7 +106,7 @@ func (c *opCtx) Done() <-chan struct{} {
 	}
 	c.done = make(chan struct{})
 	d := c.done
-	if c.err != nil {
+	if c.ended != live {
 		close(c.done)
 		c.mu.Unlock()
 		return d
@@ -68,9 +114,9 @@ func (c *opCtx) Done() <-chan struct{} {
 	watch := c.parent.Done() != nil
 	c.mu.Unlock()
 	if watch {
-		stop := context.AfterFunc(c.parent, func() { c.cancel(c.parent.Err()) })
+		stop := context.AfterFunc(c.parent, func() { c.cancel(endedByParent) })
 		c.mu.Lock()
-		if c.err == nil {
+		if c.ended == live {
 			c.stopParent = stop
 			stop = nil
 		}
@@ -84,7 +130,7 @@ func (c *opCtx) Done() <-chan struct{} {
 
 func (c *opCtx) Err() error {
 	c.mu.Lock()
-	err := c.err
+	err := c.errLocked()
 	c.mu.Unlock()
 	if err != nil {
 		return err
@@ -115,8 +161,8 @@ func (c *opCtx) removeFn(id uint32) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for i := range c.fns {
-		if c.fns[i].f != nil && c.fns[i].id == id {
-			c.fns[i] = afterFn{}
+		if c.fns[i] != nil && c.fnIDs[i] == id {
+			c.fns[i], c.fnIDs[i] = nil, 0
 			return true
 		}
 	}
@@ -137,7 +183,7 @@ func (c *opCtx) removeFn(id uint32) bool {
 // A registration costs one allocation, its stop function.
 func (c *opCtx) AfterFunc(f func()) func() bool {
 	c.mu.Lock()
-	if c.err != nil {
+	if c.ended != live {
 		c.mu.Unlock()
 		go f()
 		return func() bool { return false }
@@ -146,8 +192,8 @@ func (c *opCtx) AfterFunc(f func()) func() bool {
 	id := c.nextID
 	placed := false
 	for i := range c.fns {
-		if c.fns[i].f == nil {
-			c.fns[i] = afterFn{id: id, f: f}
+		if c.fns[i] == nil {
+			c.fns[i], c.fnIDs[i] = f, id
 			placed = true
 			break
 		}
@@ -162,26 +208,32 @@ func (c *opCtx) AfterFunc(f func()) func() bool {
 	return func() bool { return c.removeFn(id) }
 }
 
-// cancel ends the context with err, once.
-func (c *opCtx) cancel(err error) {
+// cancel ends the context, once, for the reason why.
+func (c *opCtx) cancel(why endCode) {
 	c.mu.Lock()
-	if c.err != nil {
+	if c.ended != live {
 		c.mu.Unlock()
 		return
 	}
-	c.err = err
+	c.ended = why
 	if c.done != nil {
 		close(c.done)
 	}
+	if c.stopParent == nil && c.moreFns == nil && c.noInlineFnsLocked() {
+		// Nothing watched it (a call that never waited on its ctx): no
+		// callbacks to take out and run.
+		c.mu.Unlock()
+		return
+	}
 	fns, more, stop := c.fns, c.moreFns, c.stopParent
-	c.fns, c.moreFns, c.stopParent = [inlineFns]afterFn{}, nil, nil
+	c.fns, c.fnIDs, c.moreFns, c.stopParent = [inlineFns]func(){}, [inlineFns]uint32{}, nil, nil
 	c.mu.Unlock()
 	if stop != nil {
 		stop()
 	}
-	for _, a := range fns {
-		if a.f != nil {
-			go a.f()
+	for _, f := range fns {
+		if f != nil {
+			go f()
 		}
 	}
 	if more != nil {
@@ -191,8 +243,18 @@ func (c *opCtx) cancel(err error) {
 	}
 }
 
+// noInlineFnsLocked reports whether no AfterFunc registration is held inline.
+func (c *opCtx) noInlineFnsLocked() bool {
+	for i := range c.fns {
+		if c.fns[i] != nil {
+			return false
+		}
+	}
+	return true
+}
+
 // end is the CancelFunc of the attempt: it runs when fn returns.
-func (c *opCtx) end() { c.cancel(context.Canceled) }
+func (c *opCtx) end() { c.cancel(endedByEnd) }
 
 // opList holds the attempts in flight that run under an opCtx, earliest
 // deadline first, and one timer that fires at the earliest. Every method
@@ -203,20 +265,37 @@ func (c *opCtx) end() { c.cancel(context.Canceled) }
 // their deadlines costs one timer fire per OpTimeout, not one per call.
 type opList struct {
 	mu         *sync.Mutex
+	base       time.Time // deadlines are nanoseconds after it; it has a monotonic reading
 	head, tail *opCtx
 	timer      *time.Timer
-	armed      bool      // the timer is pending
-	armedAt    time.Time // when it fires
+	armed      bool  // the timer is pending
+	armedAt    int64 // when it fires, after base
 }
 
-// addLocked lists c with the given deadline.
-func (l *opList) addLocked(c *opCtx, deadline time.Time) {
-	c.deadline = deadline
+// newOpList returns a list whose methods run under *mu, with base for
+// deadlines (see sinceBase).
+func newOpList(mu *sync.Mutex, base time.Time) opList { return opList{mu: mu, base: base} }
+
+// sinceBase is the time now, as deadlines are kept.
+func (l *opList) sinceBase() int64 { return int64(time.Since(l.base)) }
+
+// deadlineAfter is the deadline timeout after at (both after base), at
+// most math.MaxInt64 however long timeout is.
+func deadlineAfter(at int64, timeout time.Duration) int64 {
+	if dl := at + int64(timeout); dl >= at {
+		return dl
+	}
+	return math.MaxInt64
+}
+
+// addLocked lists c with deadline dl (nanoseconds after base).
+func (l *opList) addLocked(c *opCtx, dl int64) {
+	c.dl, c.base = dl, &l.base
 	c.listed = true
 	// Deadlines come in nearly sorted (same timeout, increasing admission
 	// times): walk back from the tail.
 	at := l.tail
-	for at != nil && at.deadline.After(deadline) {
+	for at != nil && at.dl > dl {
 		at = at.prev
 	}
 	c.prev = at
@@ -258,11 +337,11 @@ func (l *opList) removeLocked(c *opCtx) {
 
 // armLocked makes the timer fire no later than the head's deadline.
 func (l *opList) armLocked() {
-	if l.head == nil || (l.armed && !l.armedAt.After(l.head.deadline)) {
+	if l.head == nil || (l.armed && l.armedAt <= l.head.dl) {
 		return
 	}
-	d := time.Until(l.head.deadline)
-	l.armed, l.armedAt = true, l.head.deadline
+	d := time.Duration(l.head.dl - l.sinceBase())
+	l.armed, l.armedAt = true, l.head.dl
 	if l.timer == nil {
 		l.timer = time.AfterFunc(d, l.fire)
 	} else {
@@ -274,16 +353,16 @@ func (l *opList) armLocked() {
 func (l *opList) fire() {
 	l.mu.Lock()
 	l.armed = false
-	now := time.Now()
+	now := l.sinceBase()
 	var expired []*opCtx
-	for c := l.head; c != nil && !now.Before(c.deadline); c = l.head {
+	for c := l.head; c != nil && now >= c.dl; c = l.head {
 		l.removeLocked(c)
 		expired = append(expired, c)
 	}
 	l.armLocked()
 	l.mu.Unlock()
 	for _, c := range expired {
-		c.cancel(context.DeadlineExceeded)
+		c.cancel(endedByDeadline)
 	}
 }
 

@@ -15,10 +15,10 @@ type ctxKey struct{}
 // admitted attempt is.
 func listedOp(parent context.Context, timeout time.Duration) *opCtx {
 	var mu sync.Mutex
-	l := &opList{mu: &mu}
+	l := newOpList(&mu, time.Now())
 	c := newOpCtx(parent)
 	mu.Lock()
-	l.addLocked(c, time.Now().Add(timeout))
+	l.addLocked(c, deadlineAfter(l.sinceBase(), timeout))
 	mu.Unlock()
 	return c
 }
@@ -29,21 +29,21 @@ func listedOp(parent context.Context, timeout time.Duration) *opCtx {
 func TestOpListDeadlines(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		var mu sync.Mutex
-		l := &opList{mu: &mu}
 		start := time.Now()
+		l := newOpList(&mu, start)
 		timeouts := []time.Duration{5, 1, 3, 2, 4, 6} // seconds
 		ops := make([]*opCtx, len(timeouts))
 		mu.Lock()
 		for i, d := range timeouts {
 			ops[i] = newOpCtx(context.Background())
-			l.addLocked(ops[i], start.Add(d*time.Second))
+			l.addLocked(ops[i], int64(d*time.Second))
 		}
 		var prev time.Time
 		for c := l.head; c != nil; c = c.next {
-			if c.deadline.Before(prev) {
+			if c.opDeadline().Before(prev) {
 				t.Fatal("list out of deadline order")
 			}
-			prev = c.deadline
+			prev = c.opDeadline()
 		}
 		l.removeLocked(ops[2]) // the 3 s one finished in time
 		mu.Unlock()
