@@ -35,6 +35,7 @@ type Pool struct {
 	ceilMu  sync.Mutex // serialises SetCeiling
 
 	cleanups  atomic.Int64
+	suspectAt atomic.Int64 // unix ns of the last dropSuspectIdle
 	counts    poolCounts
 	lastErrMu sync.Mutex
 	lastErr   ErrorInfo
@@ -121,6 +122,9 @@ func Open(ctx context.Context, cfg Config) (*Pool, error) {
 				p.counts.dbFailures.Add(1)
 			}
 			p.noteErr(ev.Class, ev.Err)
+			if ev.Class == ConnectionLost {
+				p.dropSuspectIdle()
+			}
 		},
 	})
 
@@ -330,6 +334,33 @@ func (p *Pool) SetCeiling(conns int) error {
 	return nil
 }
 
+// suspectIdleEvery bounds how often a lost connection empties the idle
+// pool: one server restart or mass termination breaks many at once.
+const suspectIdleEvery = 100 * time.Millisecond
+
+// dropSuspectIdle closes the idle connections after one was lost mid-call:
+// whatever ended it (a restart, pg_terminate_backend, a pooler or network
+// drop) has most likely ended its idle siblings too, and a retry handed one
+// of them would fail again without a statement of its own being at fault.
+// Connections in use are left alone. At most once per suspectIdleEvery; it
+// is not counted as a Cleanup.
+func (p *Pool) dropSuspectIdle() {
+	now := time.Now().UnixNano()
+	last := p.suspectAt.Load()
+	if now-last < int64(suspectIdleEvery) || !p.suspectAt.CompareAndSwap(last, now) {
+		return
+	}
+	p.closeIdle()
+}
+
+// closeIdle closes every idle connection and keeps the idle cap in force.
+func (p *Pool) closeIdle() {
+	p.idleMu.Lock()
+	defer p.idleMu.Unlock()
+	p.sql.SetMaxIdleConns(-1) // closes every idle connection
+	p.sql.SetMaxIdleConns(p.idleCap)
+}
+
 // CleanupResult says what Cleanup did.
 type CleanupResult struct {
 	OpenBefore, OpenAfter int // connections open before and after
@@ -348,10 +379,7 @@ func (p *Pool) Cleanup(ctx context.Context) (CleanupResult, error) {
 	}
 	start := time.Now()
 	before := p.sql.Stats()
-	p.idleMu.Lock()
-	p.sql.SetMaxIdleConns(-1) // closes every idle connection
-	p.sql.SetMaxIdleConns(p.idleCap)
-	p.idleMu.Unlock()
+	p.closeIdle()
 	after := p.sql.Stats()
 	p.cleanups.Add(1)
 	r := CleanupResult{
