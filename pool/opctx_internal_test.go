@@ -217,3 +217,80 @@ func (b *atomicBool) get() bool {
 	defer b.mu.Unlock()
 	return b.v
 }
+
+// registered counts the AfterFunc registrations c holds.
+func registered(c *opCtx) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n := 0
+	for _, f := range c.fns {
+		if f != nil {
+			n++
+		}
+	}
+	if c.moreFns != nil {
+		n += len(*c.moreFns)
+	}
+	return n
+}
+
+// A statement's ctx, the query log's wrapper around the attempt's, hands
+// AfterFunc registrations to the opCtx: database/sql's WithCancel and pgx's
+// context.AfterFunc on it register there and start no goroutine (before,
+// the context package met a wrapper it did not know and watched it from a
+// goroutine of its own, one per query), and they run when the attempt ends.
+func TestStmtCtxRegistersOnOpCtx(t *testing.T) {
+	parent, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	c := listedOp(parent, time.Minute)
+	sc := &stmtCtx{Context: c}
+	derived, stopDerived := context.WithCancel(sc)
+	defer stopDerived()
+	ran := make(chan struct{})
+	context.AfterFunc(sc, func() { close(ran) })
+	if n := registered(c); n != 2 {
+		t.Fatalf("registrations on the attempt's ctx = %d, want 2 (WithCancel and AfterFunc on the statement ctx)", n)
+	}
+	c.end()
+	select {
+	case <-derived.Done():
+	case <-time.After(5 * time.Second):
+		t.Fatal("a ctx derived from the statement ctx did not end with the attempt")
+	}
+	select {
+	case <-ran:
+	case <-time.After(5 * time.Second):
+		t.Fatal("an AfterFunc on the statement ctx did not run when the attempt ended")
+	}
+	if !errors.Is(derived.Err(), context.Canceled) {
+		t.Fatalf("derived ctx error = %v, want context.Canceled", derived.Err())
+	}
+}
+
+// Over a ctx that is no opCtx (a call on a transaction's ctx), the
+// statement ctx's AfterFunc is context.AfterFunc on it.
+func TestStmtCtxAfterFuncOnPlainCtx(t *testing.T) {
+	parent, cancel := context.WithCancel(context.Background())
+	sc := &stmtCtx{Context: parent}
+	ran := make(chan struct{})
+	stop := context.AfterFunc(sc, func() { close(ran) })
+	stopped := make(chan struct{})
+	stop2 := sc.AfterFunc(func() { close(stopped) })
+	if !stop2() {
+		t.Fatal("stopping a registration before the ctx ended reported false")
+	}
+	cancel()
+	select {
+	case <-ran:
+	case <-time.After(5 * time.Second):
+		t.Fatal("AfterFunc on the statement ctx did not run when its ctx was canceled")
+	}
+	select {
+	case <-stopped:
+		t.Fatal("a stopped registration ran")
+	case <-time.After(20 * time.Millisecond):
+	}
+	if stop() {
+		t.Fatal("stop after the callback ran reported true")
+	}
+}

@@ -99,6 +99,23 @@ func (c *stmtCtx) Value(key any) any {
 	return c.Context.Value(key)
 }
 
+// afterFuncer is what the context package looks for to register a
+// callback on a context it does not know without starting a goroutine.
+type afterFuncer interface {
+	AfterFunc(func()) func() bool
+}
+
+// AfterFunc passes the registration to the call's ctx. Without it every
+// query would cost a goroutine: database/sql derives a WithCancel context
+// from the statement's ctx, and the context package, meeting a wrapper it
+// does not know, would watch it from a goroutine of its own.
+func (c *stmtCtx) AfterFunc(f func()) func() bool {
+	if a, ok := c.Context.(afterFuncer); ok {
+		return a.AfterFunc(f)
+	}
+	return context.AfterFunc(c.Context, f)
+}
+
 func (c *stmtCtx) keep(vars []any) {
 	c.mu.Lock()
 	c.vars = vars
