@@ -15,15 +15,15 @@ func printTable(w io.Writer, rep *report) {
 	fmt.Fprintf(w, "run %s: %s, workload %s, %d users x %d instance(s), limit %d (tollgate MaxConcurrent %d, baseline MaxOpenConns %s), %s, fault %s\n\n",
 		rep.RunID, rep.Target, rep.Workload, rep.Users, rep.Instances, rep.Limit, rep.MaxConc, baselineMO(rep.BaselineMO), queryTime(rep), rep.Fault)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "mode\tops\terrors\terr %\tops/s\tp50 ms\tp95 ms\tp99 ms\tmax ms\tqwait p50\tqwait p99\tmax conns\t")
+	fmt.Fprintln(tw, "mode\tops\terrors\terr %\tops/s\tcpu µs/op\tp50 ms\tp95 ms\tp99 ms\tmax ms\tqwait p50\tqwait p99\tmax conns\t")
 	for _, m := range rep.Order {
 		s := rep.Modes[m]
 		conns := "n/a"
 		if s.MaxServerConns >= 0 {
 			conns = fmt.Sprint(s.MaxServerConns)
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%.2f\t%.0f\t%.2f\t%.2f\t%.2f\t%.2f\t%.2f\t%.2f\t%s\t\n",
-			m, s.Operations, s.Errors, s.ErrorRatePct, s.ThroughputOpsS, s.LatencyMS.P50, s.LatencyMS.P95, s.LatencyMS.P99, s.LatencyMS.Max,
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%.2f\t%.0f\t%.1f\t%.2f\t%.2f\t%.2f\t%.2f\t%.2f\t%.2f\t%s\t\n",
+			m, s.Operations, s.Errors, s.ErrorRatePct, s.ThroughputOpsS, s.CPUMicrosPerOp, s.LatencyMS.P50, s.LatencyMS.P95, s.LatencyMS.P99, s.LatencyMS.Max,
 			s.QueueWaitMS.P50, s.QueueWaitMS.P99, conns)
 	}
 	tw.Flush()

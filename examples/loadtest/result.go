@@ -28,8 +28,9 @@ type rawResult struct {
 	ErrTimeline  []int64           `json:"err_timeline"`
 	OpsTimeline  []int64           `json:"ops_timeline"`
 
-	Latency   hist.Hist `json:"latency"`    // successful operations
-	QueueWait hist.Hist `json:"queue_wait"` // tollgate: time before the call first ran
+	CPU       time.Duration `json:"cpu_ns"`     // this process's CPU time while the users ran (processCPU)
+	Latency   hist.Hist     `json:"latency"`    // successful operations
+	QueueWait hist.Hist     `json:"queue_wait"` // tollgate: time before the call first ran
 
 	// Baseline: database/sql's own waiting.
 	WaitCount    int64         `json:"wait_count"`
@@ -101,6 +102,7 @@ func (r *rawResult) merge(o *rawResult) {
 	}
 	r.ErrTimeline = addSeries(r.ErrTimeline, o.ErrTimeline)
 	r.OpsTimeline = addSeries(r.OpsTimeline, o.OpsTimeline)
+	r.CPU += o.CPU
 	r.Latency.Merge(&o.Latency)
 	r.QueueWait.Merge(&o.QueueWait)
 	r.WaitCount += o.WaitCount
@@ -160,6 +162,7 @@ type modeSummary struct {
 	ErrorRatePct   float64           `json:"error_rate_pct"`
 	DurationS      float64           `json:"duration_s"`
 	ThroughputOpsS float64           `json:"throughput_ops_s"` // successful operations per second
+	CPUMicrosPerOp float64           `json:"cpu_us_per_op"`    // the client process's CPU time per operation
 	LatencyMS      percentiles       `json:"latency_ms"`
 	QueueWaitMS    queueWait         `json:"queue_wait_ms"`
 	MaxServerConns int               `json:"max_server_conns"` // -1: not sampled
@@ -213,6 +216,9 @@ func (r *rawResult) summary() modeSummary {
 	}
 	if r.Ops > 0 {
 		s.ErrorRatePct = 100 * float64(s.Errors) / float64(r.Ops)
+	}
+	if r.Ops > 0 {
+		s.CPUMicrosPerOp = float64(r.CPU) / float64(time.Microsecond) / float64(r.Ops)
 	}
 	if r.Elapsed > 0 {
 		s.ThroughputOpsS = float64(r.OK) / r.Elapsed.Seconds()

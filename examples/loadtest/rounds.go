@@ -21,24 +21,27 @@ type roundMode struct {
 	ThroughputOpsS float64 `json:"throughput_ops_s"`
 	P50MS          float64 `json:"p50_ms"`
 	P99MS          float64 `json:"p99_ms"`
+	CPUMicrosPerOp float64 `json:"cpu_us_per_op"`
 	Errors         int64   `json:"errors"`
 }
 
 type roundVsTarget struct {
 	Throughput float64 `json:"throughput"`
 	P99        float64 `json:"p99"`
+	CPUPerOp   float64 `json:"cpu_per_op"`
 }
 
 func newRound(n int, raws map[string]*rawResult) roundFigures {
 	rf := roundFigures{Round: n, Modes: map[string]roundMode{}, Vs: map[string]roundVsTarget{}}
 	for m, r := range raws {
 		s := r.summary()
-		rf.Modes[m] = roundMode{ThroughputOpsS: s.ThroughputOpsS, P50MS: s.LatencyMS.P50, P99MS: s.LatencyMS.P99, Errors: s.Errors}
+		rf.Modes[m] = roundMode{ThroughputOpsS: s.ThroughputOpsS, P50MS: s.LatencyMS.P50, P99MS: s.LatencyMS.P99, CPUMicrosPerOp: s.CPUMicrosPerOp, Errors: s.Errors}
 	}
 	if t, ok := rf.Modes[modeTollgate]; ok {
 		for m, o := range rf.Modes {
 			if m != modeTollgate {
-				rf.Vs[m] = roundVsTarget{Throughput: ratioOf(t.ThroughputOpsS, o.ThroughputOpsS), P99: ratioOf(t.P99MS, o.P99MS)}
+				rf.Vs[m] = roundVsTarget{Throughput: ratioOf(t.ThroughputOpsS, o.ThroughputOpsS), P99: ratioOf(t.P99MS, o.P99MS),
+					CPUPerOp: ratioOf(t.CPUMicrosPerOp, o.CPUMicrosPerOp)}
 			}
 		}
 	}
@@ -70,18 +73,23 @@ func printRounds(w io.Writer, rep *report) {
 	}
 	sort.Strings(names)
 	for _, m := range names {
-		var tp, p99 []float64
+		var tp, p99, cpu []float64
 		fmt.Fprintf(w, "\nper round, tollgate/%s: throughput", m)
 		for _, rf := range rep.Rounds {
 			v := rf.Vs[m]
-			tp, p99 = append(tp, v.Throughput), append(p99, v.P99)
+			tp, p99, cpu = append(tp, v.Throughput), append(p99, v.P99), append(cpu, v.CPUPerOp)
 			fmt.Fprintf(w, " %.2f", v.Throughput)
 		}
-		fmt.Fprintf(w, "; p99")
-		for _, v := range p99 {
-			fmt.Fprintf(w, " %.2f", v)
+		for _, xs := range []struct {
+			name string
+			v    []float64
+		}{{"p99", p99}, {"cpu/op", cpu}} {
+			fmt.Fprintf(w, "; %s", xs.name)
+			for _, v := range xs.v {
+				fmt.Fprintf(w, " %.2f", v)
+			}
 		}
-		fmt.Fprintf(w, "\n  median of %d rounds: throughput %.2f×, p99 %.2f×\n", len(tp), median(tp), median(p99))
+		fmt.Fprintf(w, "\n  median of %d rounds: throughput %.2f×, p99 %.2f×, client CPU per op %.2f×\n", len(tp), median(tp), median(p99), median(cpu))
 	}
 }
 

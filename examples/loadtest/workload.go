@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -49,6 +50,7 @@ type row struct {
 // operation budget, whichever comes first, and returns what they saw.
 func runUsers(ctx context.Context, c *config, t *target, runTag string, cnt *counters) (*rawResult, *writeKeys) {
 	st := sqlFor(c, t.dialect)
+	cpu0 := processCPU()
 	start := time.Now()
 	deadline := start.Add(c.Duration)
 	var budget atomic.Int64
@@ -145,6 +147,7 @@ func runUsers(ctx context.Context, c *config, t *target, runTag string, cnt *cou
 	wg.Wait()
 	r := newRaw(t.mode)
 	r.Elapsed = time.Since(start)
+	r.CPU = processCPU() - cpu0
 	var acked, unknown, failed []int64
 	for i := range tallies {
 		ta := &tallies[i]
@@ -222,4 +225,15 @@ func verifyWrites(ctx context.Context, c *config, t *target, runTag string, keys
 		}
 	}
 	w.Verified = true
+}
+
+// processCPU is the CPU time (user and system) this process has used: the
+// users' calls, the pool or driver under them, the runtime and its garbage
+// collector, and the monitor's sampling, which every mode pays alike.
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
