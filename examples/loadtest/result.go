@@ -226,10 +226,14 @@ func (r *rawResult) summary() modeSummary {
 	h := &r.Latency
 	s.LatencyMS = percentiles{P50: ms(h.Quantile(0.5)), P90: ms(h.Quantile(0.9)), P95: ms(h.Quantile(0.95)),
 		P99: ms(h.Quantile(0.99)), Max: ms(h.Max()), Mean: ms(h.Mean())}
-	if r.Mode == modeTollgate {
+	switch {
+	case r.Mode == modeTollgate:
 		s.QueueWaitMS = queueWait{P50: ms(r.QueueWait.Quantile(0.5)), P99: ms(r.QueueWait.Quantile(0.99)),
 			Source: "measured per call: time from Do until the call first ran (matches Stats().Executor.QueueWait)"}
-	} else {
+	case r.QueueWait.Count() > 0: // the semaphore mode measures its own wait
+		s.QueueWaitMS = queueWait{P50: ms(r.QueueWait.Quantile(0.5)), P99: ms(r.QueueWait.Quantile(0.99)),
+			Source: "measured per call: time spent acquiring the semaphore"}
+	default:
 		avg := 0.0
 		if r.WaitCount > 0 {
 			avg = ms(r.WaitDuration / time.Duration(r.WaitCount))
