@@ -50,6 +50,9 @@ type Config struct {
 	// LockTimeout bounds the wait for the lock, and the wait for another
 	// call of the same Migrator in progress; past it Up, Down and Status
 	// (and Version, which waits only for the latter) return ErrLocked.
+	// It also bounds, from the first refusal, the retries of a call whose
+	// connection the server or a pooler refused for lack of slots (see
+	// Migrator.Up); past it the call returns that refusal.
 	// Default: 60s.
 	LockTimeout time.Duration
 	// Logger receives one Info record per migration run and one Error

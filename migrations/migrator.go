@@ -19,6 +19,7 @@ import (
 	"github.com/pressly/goose/v3/lock"
 
 	"github.com/tollgate-db/tollgate/internal/redact"
+	"github.com/tollgate-db/tollgate/internal/refused"
 	"github.com/tollgate-db/tollgate/pool"
 )
 
@@ -192,24 +193,56 @@ func (m *Migrator) provider() (*goose.Provider, error) {
 // date. On failure it returns the ones applied before together with a
 // *MigrationError naming the failed migration. ctx bounds the wait for
 // the lock and the whole run.
+//
+// A connection refused for lack of slots (pool.IsPoolExhausted: too many
+// clients for the server or the role, a pooler's max_client_conn), as
+// when many instances start at once, is waited out like another
+// instance's lock: Up tries again with backoff for up to LockTimeout
+// after the first refusal. Nothing ran on a refused connection, and the
+// migrations applied before it stay applied.
 func (m *Migrator) Up(ctx context.Context) ([]Result, error) {
 	if m.closed.Load() {
 		return nil, ErrClosed
 	}
+	var done []*goose.MigrationResult // applied by tries that were then refused a connection
+	var w refused.Waiter
+	for {
+		res, err := m.upOnce(ctx)
+		if err == nil {
+			out := m.results(append(done, res...))
+			for _, x := range out {
+				m.log.InfoContext(ctx, "migration applied", "version", x.Version, "name", x.Name, "duration", x.Duration)
+			}
+			return out, nil
+		}
+		if !w.Again(ctx, err, m.cfg.LockTimeout, func(n int, in time.Duration) { m.warnRefused(ctx, "up", n, in, err) }) {
+			return m.failed(ctx, "up", w.Final(ctx, err), done)
+		}
+		if pe := (*goose.PartialError)(nil); errors.As(err, &pe) {
+			done = append(done, pe.Applied...)
+		}
+	}
+}
+
+func (m *Migrator) upOnce(ctx context.Context) ([]*goose.MigrationResult, error) {
 	release, err := m.acquire(ctx)
 	if err != nil {
-		return m.failed(ctx, "up", err)
+		return nil, err
 	}
 	defer release()
-	res, err := m.prov.Up(ctx)
-	if err != nil {
-		return m.failed(ctx, "up", err)
-	}
-	out := m.results(res)
-	for _, r := range out {
-		m.log.InfoContext(ctx, "migration applied", "version", r.Version, "name", r.Name, "duration", r.Duration)
-	}
-	return out, nil
+	return m.prov.Up(ctx)
+}
+
+// whileRefused runs step until it succeeds or fails with anything but a
+// connection refused for lack of slots, which it waits out for up to
+// LockTimeout (see Up).
+func (m *Migrator) whileRefused(ctx context.Context, dir string, step func() error) error {
+	return refused.Retry(ctx, m.cfg.LockTimeout, func(n int, in time.Duration, err error) { m.warnRefused(ctx, dir, n, in, err) }, step)
+}
+
+func (m *Migrator) warnRefused(ctx context.Context, dir string, n int, in time.Duration, err error) {
+	m.log.WarnContext(ctx, "migrations: connection refused for lack of slots; trying again",
+		"direction", dir, "refusals", n, "in", in, "error", m.scrub(err).Error())
 }
 
 // Down rolls back the most recently applied migration, in a transaction.
@@ -218,18 +251,21 @@ func (m *Migrator) Down(ctx context.Context) (Result, error) {
 	if m.closed.Load() {
 		return Result{}, ErrClosed
 	}
-	release, err := m.acquire(ctx)
-	if err != nil {
-		_, err = m.failed(ctx, "down", err)
-		return Result{}, err
-	}
-	defer release()
-	res, err := m.prov.Down(ctx)
+	var res *goose.MigrationResult
+	err := m.whileRefused(ctx, "down", func() error {
+		release, err := m.acquire(ctx)
+		if err != nil {
+			return err
+		}
+		defer release()
+		res, err = m.prov.Down(ctx)
+		return err
+	})
 	if errors.Is(err, goose.ErrNoNextVersion) {
 		return Result{}, ErrNothingToRollBack
 	}
 	if err != nil {
-		_, err = m.failed(ctx, "down", err)
+		_, err = m.failed(ctx, "down", err, nil)
 		return Result{}, err
 	}
 	r := m.results([]*goose.MigrationResult{res})[0]
@@ -243,12 +279,16 @@ func (m *Migrator) Status(ctx context.Context) ([]Status, error) {
 	if m.closed.Load() {
 		return nil, ErrClosed
 	}
-	release, err := m.acquire(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("migrations: status: %w", err)
-	}
-	defer release()
-	st, err := m.prov.Status(ctx)
+	var st []*goose.MigrationStatus
+	err := m.whileRefused(ctx, "status", func() error {
+		release, err := m.acquire(ctx)
+		if err != nil {
+			return err
+		}
+		defer release()
+		st, err = m.prov.Status(ctx)
+		return err
+	})
 	if err != nil {
 		return nil, m.scrub(fmt.Errorf("migrations: status: %w", err))
 	}
@@ -272,12 +312,16 @@ func (m *Migrator) Version(ctx context.Context) (int64, error) {
 	if m.closed.Load() {
 		return 0, ErrClosed
 	}
-	release, err := m.acquire(ctx)
-	if err != nil {
-		return 0, fmt.Errorf("migrations: version: %w", err)
-	}
-	defer release()
-	cur, _, err := m.prov.GetVersions(ctx)
+	var cur int64
+	err := m.whileRefused(ctx, "version", func() error {
+		release, err := m.acquire(ctx)
+		if err != nil {
+			return err
+		}
+		defer release()
+		cur, _, err = m.prov.GetVersions(ctx)
+		return err
+	})
 	if err != nil {
 		return 0, m.scrub(fmt.Errorf("migrations: version: %w", err))
 	}
@@ -327,14 +371,14 @@ func (m *Migrator) closeDB() error {
 
 // failed turns a goose error into tollgate's: a *MigrationError when one
 // migration failed, the lock's and the database's errors wrapped otherwise.
-func (m *Migrator) failed(ctx context.Context, dir string, err error) ([]Result, error) {
+func (m *Migrator) failed(ctx context.Context, dir string, err error, done []*goose.MigrationResult) ([]Result, error) {
 	var pe *goose.PartialError
 	if errors.As(err, &pe) && pe.Failed != nil && pe.Failed.Source != nil {
 		me := &MigrationError{
 			Direction: dir,
 			Version:   pe.Failed.Source.Version,
 			Name:      m.name(pe.Failed.Source.Version, pe.Failed.Source.Path),
-			Applied:   m.results(pe.Applied),
+			Applied:   m.results(append(done, pe.Applied...)),
 			Err:       pe.Err,
 		}
 		for _, r := range me.Applied {
@@ -344,9 +388,16 @@ func (m *Migrator) failed(ctx context.Context, dir string, err error) ([]Result,
 		m.log.ErrorContext(ctx, "migration failed", "direction", dir, "version", me.Version, "name", me.Name, "error", err.Error())
 		return me.Applied, err
 	}
+	var applied []Result // before a try was refused; nil when none
+	if len(done) > 0 {
+		applied = m.results(done)
+		for _, r := range applied {
+			m.log.InfoContext(ctx, "migration applied", "version", r.Version, "name", r.Name, "duration", r.Duration)
+		}
+	}
 	err = m.scrub(fmt.Errorf("migrations: %s: %w", dir, err))
 	m.log.ErrorContext(ctx, "migrations failed", "direction", dir, "error", err.Error())
-	return nil, err
+	return applied, err
 }
 
 func (m *Migrator) results(rs []*goose.MigrationResult) []Result {
