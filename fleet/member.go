@@ -11,6 +11,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/tollgate-db/tollgate/internal/refused"
 	"github.com/tollgate-db/tollgate/pool"
 )
 
@@ -105,8 +106,10 @@ func (m *Member) Stats() Stats {
 // budget (reading the server's limits when cfg.Budget is 0), writes this
 // instance's row with one heartbeat and takes the share that heartbeat
 // allows, then heartbeats every Period until Close. ctx bounds the setup
-// only. When the first heartbeat fails Join returns the error and leaves
-// p at 1 connection.
+// only. A connection the server or a pooler refuses for lack of slots
+// (pool.IsPoolExhausted) during the setup is waited out with backoff for
+// up to p's QueueTimeout, as a queued call would wait. When the first
+// heartbeat fails Join returns the error and leaves p at 1 connection.
 //
 // The heartbeats do not go through p's executor: they would queue behind
 // the very calls whose share they decide, and a saturated instance could
@@ -136,12 +139,20 @@ func Join(ctx context.Context, p *pool.Pool, cfg Config) (*Member, error) {
 		return nil, fmt.Errorf("fleet: join: %w", err)
 	}
 	m.share = 1
-	if err := m.st.ensure(ctx); err != nil {
+	// A connection refused for lack of slots, as when many instances
+	// start at once, is waited out like a queued call: for up to the
+	// pool's QueueTimeout.
+	waitOut := func(step func() error) error {
+		return refused.Retry(ctx, pc.QueueTimeout, func(n int, in time.Duration, err error) {
+			m.log.WarnContext(ctx, "tollgate: fleet: connection refused for lack of slots; trying again", "refusals", n, "in", in, "err", err)
+		}, step)
+	}
+	if err := waitOut(func() error { return m.st.ensure(ctx) }); err != nil {
 		return nil, err
 	}
 	source := "config"
 	if cfg.Budget == 0 {
-		if source, err = m.budgetFromServer(ctx, pc); err != nil {
+		if err := waitOut(func() (err error) { source, err = m.budgetFromServer(ctx, pc); return err }); err != nil {
 			return nil, err
 		}
 	}
@@ -152,7 +163,7 @@ func Join(ctx context.Context, p *pool.Pool, cfg Config) (*Member, error) {
 	m.stats = Stats{Fleet: cfg.Name, ID: cfg.ID, Budget: m.cfg.Budget, Reserve: m.cfg.Reserve, Capacity: m.capacity,
 		BudgetSource: source, Share: 1}
 	m.sample()
-	if err := m.heartbeat(ctx); err != nil {
+	if err := waitOut(func() error { return m.heartbeat(ctx) }); err != nil {
 		return nil, fmt.Errorf("fleet: join %s: first heartbeat: %w", cfg.Name, err)
 	}
 	m.ctx, m.cancel = context.WithCancel(context.WithoutCancel(ctx))
