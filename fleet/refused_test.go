@@ -4,8 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"errors"
-	"fmt"
-	"net/url"
 	"testing"
 	"time"
 
@@ -25,35 +23,9 @@ func TestJoinWaitsOutRefusedConnection(t *testing.T) {
 	base := testdb.Postgres(t)
 	name := testdb.CreateDatabase(t, "tollgate_fleet")
 	direct := testdb.WithDatabase(t, base, name)
-	admin, err := sql.Open("pgx", direct)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { admin.Close() }) // after the role's clean-up below
+	roleURL := testdb.LimitedRole(t, direct, 1)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	role := fmt.Sprintf("tg_fleet_slot_%d", time.Now().UnixNano())
-	for _, q := range []string{
-		fmt.Sprintf("CREATE ROLE %s LOGIN CONNECTION LIMIT 1", role),
-		fmt.Sprintf("GRANT CREATE, USAGE ON SCHEMA public TO %s", role),
-	} {
-		if _, err := admin.ExecContext(ctx, q); err != nil {
-			t.Fatalf("%s: %v", q, err)
-		}
-	}
-	t.Cleanup(func() {
-		admin.Exec("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = $1", role)
-		for range 50 {
-			if _, err := admin.Exec("DROP OWNED BY " + role); err == nil {
-				if _, err := admin.Exec("DROP ROLE " + role); err == nil {
-					return
-				}
-			}
-			time.Sleep(100 * time.Millisecond)
-		}
-	})
-	u, _ := url.Parse(direct)
-	u.User = url.User(role)
 
 	for _, tc := range []struct {
 		name     string
@@ -65,13 +37,13 @@ func TestJoinWaitsOutRefusedConnection(t *testing.T) {
 		{"slot held past QueueTimeout", time.Minute, false, 700 * time.Millisecond},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			p, err := pool.Open(ctx, pool.Config{DatabaseURL: u.String(), MaxOpenConns: 1, QueueTimeout: tc.queueFor, Logger: quiet})
+			p, err := pool.Open(ctx, pool.Config{DatabaseURL: roleURL, MaxOpenConns: 1, QueueTimeout: tc.queueFor, Logger: quiet})
 			if err != nil {
 				t.Fatal(err)
 			}
 			defer p.Close(context.Background())
 			p.SQL().SetMaxIdleConns(0) // Join needs a new connection
-			holder, err := sql.Open("pgx", u.String())
+			holder, err := sql.Open("pgx", roleURL)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -5,9 +5,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
-	"fmt"
 	"log/slog"
-	"net/url"
 	"strings"
 	"sync"
 	"testing"
@@ -15,6 +13,7 @@ import (
 
 	_ "github.com/jackc/pgx/v5/stdlib"
 
+	"github.com/tollgate-db/tollgate/internal/testdb"
 	"github.com/tollgate-db/tollgate/migrations"
 	"github.com/tollgate-db/tollgate/pool"
 )
@@ -28,38 +27,17 @@ import (
 func withoutSlots(t *testing.T, ctx context.Context, lockTimeout time.Duration, log *slog.Logger) (m *migrations.Migrator, admin *sql.DB, free func()) {
 	t.Helper()
 	tg := freshDatabase(t, false)
+	roleURL := testdb.LimitedRole(t, tg.direct, 2)
 	admin, err := sql.Open("pgx", tg.direct)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { admin.Close() })
-	role := fmt.Sprintf("tg_mig_slot_%d", time.Now().UnixNano())
-	for _, q := range []string{
-		fmt.Sprintf("CREATE ROLE %s LOGIN CONNECTION LIMIT 2", role),
-		fmt.Sprintf("GRANT CREATE, USAGE ON SCHEMA public TO %s", role),
-	} {
-		if _, err := admin.ExecContext(ctx, q); err != nil {
-			t.Fatalf("%s: %v", q, err)
-		}
-	}
-	t.Cleanup(func() {
-		admin.Exec("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = $1", role)
-		for range 50 { // a terminated backend leaves pg_stat_activity shortly after
-			if _, err := admin.Exec("DROP OWNED BY " + role); err == nil {
-				if _, err := admin.Exec("DROP ROLE " + role); err == nil {
-					return
-				}
-			}
-			time.Sleep(100 * time.Millisecond)
-		}
-	})
-	u, _ := url.Parse(tg.direct)
-	u.User = url.User(role)
-	p := openPool(t, ctx, pool.Config{DatabaseURL: u.String(), MaxOpenConns: 2, Logger: log})
+	p := openPool(t, ctx, pool.Config{DatabaseURL: roleURL, MaxOpenConns: 2, Logger: log})
 	p.SQL().SetMaxIdleConns(0) // the connection Open pinged with is closed: the migrator needs a new one
 	m = newMigrator(t, p, migrations.Config{FS: schemaFS(), LockTimeout: lockTimeout, Logger: log})
 
-	holder, err := sql.Open("pgx", u.String())
+	holder, err := sql.Open("pgx", roleURL)
 	if err != nil {
 		t.Fatal(err)
 	}

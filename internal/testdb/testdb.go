@@ -154,3 +154,51 @@ func WithDatabase(t testing.TB, rawURL, name string) string {
 	u.Path = "/" + name
 	return u.String()
 }
+
+// LimitedRole creates a login role that may hold at most limit
+// connections (CONNECTION LIMIT) and create tables in the public schema of
+// the database dbURL names, and returns dbURL as that role. When t ends the
+// role's connections are ended and the role and what it owns dropped.
+func LimitedRole(t testing.TB, dbURL string, limit int) string {
+	t.Helper()
+	db, err := sql.Open("pgx", dbURL)
+	if err != nil {
+		t.Fatalf("testdb: open: %v", err)
+	}
+	var b [6]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		t.Fatalf("testdb: random name: %v", err)
+	}
+	role := "tg_limited_" + hex.EncodeToString(b[:])
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for _, q := range []string{
+		fmt.Sprintf("CREATE ROLE %s LOGIN CONNECTION LIMIT %d", role, limit),
+		"GRANT CREATE, USAGE ON SCHEMA public TO " + role,
+	} {
+		if _, err := db.ExecContext(ctx, q); err != nil {
+			db.Close()
+			t.Fatalf("testdb: %s: %v", q, err)
+		}
+	}
+	t.Cleanup(func() {
+		defer db.Close()
+		db.Exec("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = $1", role)
+		var err error
+		for range 50 { // a terminated backend leaves pg_stat_activity shortly after
+			if _, err = db.Exec("DROP OWNED BY " + role); err == nil {
+				if _, err = db.Exec("DROP ROLE " + role); err == nil {
+					return
+				}
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		t.Errorf("testdb: drop role %s: %v", role, err)
+	})
+	u, err := url.Parse(dbURL)
+	if err != nil {
+		t.Fatalf("testdb: parse URL: %v", err)
+	}
+	u.User = url.User(role)
+	return u.String()
+}
