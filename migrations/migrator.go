@@ -233,11 +233,19 @@ func (m *Migrator) upOnce(ctx context.Context) ([]*goose.MigrationResult, error)
 	return m.prov.Up(ctx)
 }
 
-// whileRefused runs step until it succeeds or fails with anything but a
-// connection refused for lack of slots, which it waits out for up to
-// LockTimeout (see Up).
-func (m *Migrator) whileRefused(ctx context.Context, dir string, step func() error) error {
-	return refused.Retry(ctx, m.cfg.LockTimeout, func(n int, in time.Duration, err error) { m.warnRefused(ctx, dir, n, in, err) }, step)
+// locked runs step holding the Migrator's slot (see acquire) until it
+// succeeds or fails with anything but a connection refused for lack of
+// slots, which it waits out for up to LockTimeout (see Up).
+func (m *Migrator) locked(ctx context.Context, dir string, step func() error) error {
+	return refused.Retry(ctx, m.cfg.LockTimeout, func(n int, in time.Duration, err error) { m.warnRefused(ctx, dir, n, in, err) },
+		func() error {
+			release, err := m.acquire(ctx)
+			if err != nil {
+				return err
+			}
+			defer release()
+			return step()
+		})
 }
 
 func (m *Migrator) warnRefused(ctx context.Context, dir string, n int, in time.Duration, err error) {
@@ -252,12 +260,7 @@ func (m *Migrator) Down(ctx context.Context) (Result, error) {
 		return Result{}, ErrClosed
 	}
 	var res *goose.MigrationResult
-	err := m.whileRefused(ctx, "down", func() error {
-		release, err := m.acquire(ctx)
-		if err != nil {
-			return err
-		}
-		defer release()
+	err := m.locked(ctx, "down", func() (err error) {
 		res, err = m.prov.Down(ctx)
 		return err
 	})
@@ -280,12 +283,7 @@ func (m *Migrator) Status(ctx context.Context) ([]Status, error) {
 		return nil, ErrClosed
 	}
 	var st []*goose.MigrationStatus
-	err := m.whileRefused(ctx, "status", func() error {
-		release, err := m.acquire(ctx)
-		if err != nil {
-			return err
-		}
-		defer release()
+	err := m.locked(ctx, "status", func() (err error) {
 		st, err = m.prov.Status(ctx)
 		return err
 	})
@@ -313,12 +311,7 @@ func (m *Migrator) Version(ctx context.Context) (int64, error) {
 		return 0, ErrClosed
 	}
 	var cur int64
-	err := m.whileRefused(ctx, "version", func() error {
-		release, err := m.acquire(ctx)
-		if err != nil {
-			return err
-		}
-		defer release()
+	err := m.locked(ctx, "version", func() (err error) {
 		cur, _, err = m.prov.GetVersions(ctx)
 		return err
 	})
